@@ -1,0 +1,47 @@
+# sopdesk developer tasks. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= $(CURDIR)/.sopdesk
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint fmt bench clean
+
+help: #: list the targets
+	@grep -E '^[a-z-]+:.*#:' $(MAKEFILE_LIST) | sed -E 's/:.*#:/\t/'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/.installed $@
+
+demo: $(BIN)/.installed #: install, load the SOP library and demo data into SQLite, serve on http://127.0.0.1:8000
+	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk init
+	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk demo
+	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk serve --host $(HOST) --port $(PORT)
+
+lint: $(BIN)/.installed-dev #: ruff check and format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+fmt: $(BIN)/.installed-dev #: apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+test: $(BIN)/.installed-dev lint #: lint, then run every test (SQLite and PostgreSQL)
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+bench: $(BIN)/.installed-dev #: run the benchmarks (installs peers in temporary venvs)
+	$(BIN)/python benchmarks/business_time.py
+
+clean: #: remove the virtualenv and local data
+	rm -rf $(VENV) $(DATA_DIR) build dist

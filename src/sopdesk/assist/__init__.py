@@ -1,0 +1,1 @@
+"""Offline assistance: routing, knowledge search, inquiry discovery, SOP drafting."""

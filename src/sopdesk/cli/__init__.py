@@ -1,0 +1,57 @@
+"""The `sopdesk` command line: a thin shell over the core and the actions layer.
+
+Errors are translated here and only here: a `SopdeskError` prints `Error: ...` and exits
+1; an unexpected exception prints a one-line message (the traceback only with
+SOPDESK_DEBUG=1), never customer data.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+# Each module registers its commands on the shared apps when imported.
+from sopdesk.cli import (  # noqa: F401  (imported for their commands)
+    calendar,
+    db,
+    sop_import,
+    sop_library,
+    sop_lint,
+    sop_render,
+    sop_versions,
+)
+from sopdesk.cli.app import app
+from sopdesk.errors import SopdeskError
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `sopdesk` console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SopdeskError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("SOPDESK_DEBUG"):
+            raise
+        typer.echo(
+            f"Error: unexpected {type(exc).__name__}; run again with SOPDESK_DEBUG=1 "
+            "for details and report it",
+            err=True,
+        )
+        sys.exit(2)

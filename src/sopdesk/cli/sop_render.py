@@ -1,0 +1,1 @@
+"""CLI commands: sop_render (being written)."""

@@ -1,0 +1,1 @@
+"""Timer and outbox loops: claim due rows, apply engine decisions, retry, dead-letter."""
