@@ -17,6 +17,7 @@ import typer
 from sopdesk.cli import (  # noqa: F401  (imported for their commands)
     calendar,
     db,
+    serve,
     sop_import,
     sop_library,
     sop_lint,
@@ -30,7 +31,7 @@ from sopdesk.errors import SopdeskError
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `sopdesk` console script."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except SopdeskError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         if exc.hint:
@@ -55,3 +56,5 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)  # `raise typer.Exit(n)` is returned, not raised, without standalone mode

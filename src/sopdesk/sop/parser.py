@@ -258,6 +258,9 @@ def _load_yaml(yaml_text: str, name: str, result: ParseResult) -> Any:
             _error(name, (2, 1), "SOP002", f"YAML syntax: {exc}", "check the front matter")
         )
         return None
+    except RecursionError:
+        result.findings.append(_too_deep(name))
+        return None
     if node is None:
         result.findings.append(
             _error(
@@ -284,10 +287,12 @@ def _load_yaml(yaml_text: str, name: str, result: ParseResult) -> Any:
         )
         return None
     except RecursionError:
-        result.findings.append(
-            _error(name, (2, 1), "SOP002", "YAML nesting is too deep", "flatten the structure")
-        )
+        result.findings.append(_too_deep(name))
         return None
+
+
+def _too_deep(name: str) -> Finding:
+    return _error(name, (2, 1), "SOP002", "YAML nesting is too deep", "flatten the structure")
 
 
 def _yaml_hint(problem: str) -> str:
@@ -337,7 +342,20 @@ def _to_python(
             _to_python(item, (*path, index), result, name, counter)
             for index, item in enumerate(node.value)
         ]
-    return _scalar_value(node)
+    try:
+        return _scalar_value(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+        result.findings.append(
+            _error(
+                name,
+                _pos(node),
+                "SOP003",
+                f"the value {node.value!r} has the YAML tag "
+                f"{node.tag.replace('tag:yaml.org,2002:', '!!')!r}, which cannot be read here",
+                "remove the '!' tag in front of the value, or put the value in quotes",
+            )
+        )
+        return node.value
 
 
 def _scalar_key(node: yaml.Node) -> Any:
