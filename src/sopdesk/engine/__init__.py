@@ -3,4 +3,97 @@
 Owns starting a run, due times, conditional steps, the completion gate, SLA metrics,
 escalation and follow-up decisions. Pure: takes `now`, calendars and state; returns
 decision values. Must not import `sopdesk.store`, `sopdesk.web` or `sopdesk.channels`.
+
+The shell's loop: load a `CaseState`, call `decide` (or a transition such as
+`complete_step`), carry out the returned decisions in one transaction, and store the
+state that `record` folds them into. See docs/engine.md.
 """
+
+from sopdesk.engine.decide import decide
+from sopdesk.engine.decisions import (
+    CancelFollowup,
+    CancelTimer,
+    Decision,
+    Escalate,
+    LogStep,
+    OpenTask,
+    RecordBreach,
+    ScheduleFollowup,
+    ScheduleTimer,
+    SendTemplate,
+)
+from sopdesk.engine.gate import Gate, can_resolve
+from sopdesk.engine.policy import DEFAULT_POLICY, PAUSE_ON_HOLD_TOO, ClockPolicy
+from sopdesk.engine.record import record
+from sopdesk.engine.report import ClockStatus, clock_statuses
+from sopdesk.engine.retime import retime
+from sopdesk.engine.run import PlannedStep, RunPlan, plan_steps, start_run
+from sopdesk.engine.sequences import CustomerEvent, customer_sequence, release_sequence_followup
+from sopdesk.engine.state import (
+    Case,
+    CaseState,
+    CaseStatus,
+    Customer,
+    Message,
+    MessageKind,
+    StepState,
+    StepStatus,
+)
+from sopdesk.engine.transitions import (
+    Outcome,
+    World,
+    add_message,
+    change_status,
+    complete_step,
+    override_step,
+    record_event,
+    resolve,
+    skip_step,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "PAUSE_ON_HOLD_TOO",
+    "CancelFollowup",
+    "CancelTimer",
+    "Case",
+    "CaseState",
+    "CaseStatus",
+    "ClockPolicy",
+    "ClockStatus",
+    "Customer",
+    "CustomerEvent",
+    "Decision",
+    "Escalate",
+    "Gate",
+    "LogStep",
+    "Message",
+    "MessageKind",
+    "OpenTask",
+    "Outcome",
+    "PlannedStep",
+    "RecordBreach",
+    "RunPlan",
+    "ScheduleFollowup",
+    "ScheduleTimer",
+    "SendTemplate",
+    "StepState",
+    "StepStatus",
+    "World",
+    "add_message",
+    "can_resolve",
+    "change_status",
+    "clock_statuses",
+    "complete_step",
+    "customer_sequence",
+    "decide",
+    "override_step",
+    "plan_steps",
+    "record",
+    "record_event",
+    "release_sequence_followup",
+    "resolve",
+    "retime",
+    "skip_step",
+    "start_run",
+]
