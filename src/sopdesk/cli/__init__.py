@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 # Each module registers its commands on the shared apps when imported.
@@ -29,24 +28,18 @@ from sopdesk.errors import SopdeskError
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `sopdesk` console script."""
+    """Entry point of the `sopdesk` console script.
+
+    Click's standalone mode handles usage errors (exit 2), `Exit(n)` and Ctrl-C; what
+    escapes it is either a `SopdeskError` (exit 1 with its message) or a bug.
+    """
     try:
-        code = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="sopdesk")
     except SopdeskError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         if exc.hint:
             typer.echo(f"  hint: {exc.hint}", err=True)
         sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("Aborted.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except Exception as exc:
         if os.environ.get("SOPDESK_DEBUG"):
             raise
@@ -56,5 +49,3 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(2)
-    if isinstance(code, int) and code:
-        sys.exit(code)  # `raise typer.Exit(n)` is returned, not raised, without standalone mode
