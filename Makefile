@@ -24,9 +24,8 @@ $(BIN)/.installed-dev: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/.installed $@
 
-demo: $(BIN)/.installed #: install, load the SOP library and demo data into SQLite, serve on http://127.0.0.1:8000
+demo: $(BIN)/.installed #: install, load and publish the SOP library into SQLite, serve on http://127.0.0.1:8000
 	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk init
-	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk demo
 	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk serve --host $(HOST) --port $(PORT)
 
 lint: $(BIN)/.installed-dev #: ruff check and format check

@@ -1,0 +1,26 @@
+"""`sopdesk serve`: run the web app with Uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+from sopdesk.cli.app import app
+from sopdesk.cli.db import open_engine
+from sopdesk.settings import Settings
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+) -> None:
+    """Serve the SOP library on http://HOST:PORT (run 'sopdesk init' first)."""
+    import uvicorn
+
+    from sopdesk.web.app import create_app
+
+    settings = Settings()
+    with open_engine():
+        pass  # fail fast, with a next step, when the database is missing or outdated
+    typer.echo(f"sopdesk: serving http://{host}:{port}/  (Ctrl+C to stop)", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -1,0 +1,92 @@
+"""`create_app(settings)`: the FastAPI factory used by `sopdesk serve` and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import sopdesk
+from sopdesk.errors import SopdeskError
+from sopdesk.settings import Settings
+from sopdesk.store import create_engine_for, require_current, session_factory
+from sopdesk.web import pages
+from sopdesk.web.rendering import error_page
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The web app on the database `settings` names (run `sopdesk init` first)."""
+    engine = create_engine_for(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="sopdesk",
+        version=sopdesk.__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.include_router(pages.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_exception_handler(SopdeskError, _sopdesk_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.middleware("http")(_security_headers)
+    return app
+
+
+def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers and its schema is current, else 503 with the reason."""
+    engine = request.app.state.engine
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(1))
+        require_current(engine)
+    except SopdeskError as exc:
+        return JSONResponse({"status": "error", "database": exc.message}, status_code=503)
+    except SQLAlchemyError as exc:
+        reason = type(exc).__name__
+        return JSONResponse({"status": "error", "database": reason}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "version": sopdesk.__version__})
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _sopdesk_error(request: Request, exc: SopdeskError) -> Response:
+    hint = None if exc.status == 404 else exc.hint  # CLI hints do not help on a page
+    return error_page(request, exc.status, exc.message, hint)
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_page(request, 404, "There is no page at this address.", None)
+    return error_page(request, exc.status_code, str(exc.detail), None)
