@@ -19,6 +19,8 @@ from sopdesk.sop.timephrase import (
         ("7 days after resolved", 7, Unit.DAY, False, "resolved"),
         ("seven days after completion", 7, Unit.DAY, False, "resolved"),
         ("within five working days of", None, None, None, None),
+        ("within 5 business days of receipt", 5, Unit.DAY, True, "opened"),
+        ("3 days of item_received", 3, Unit.DAY, False, "item_received"),
         ("1 business day after acknowledge", 1, Unit.DAY, True, "acknowledge"),
         ("immediately", 0, Unit.MINUTE, False, "opened"),
         ("30 minutes after the case opened", 30, Unit.MINUTE, False, "opened"),

@@ -1,6 +1,6 @@
 """The SOP time-phrase grammar: limits, follow-up delays, escalation points, review cadence.
 
-    limit      := "immediately" [ "after" anchor ] | duration [ "after" anchor ]
+    limit      := "immediately" [ "after" anchor ] | duration [ ( "after" | "of" ) anchor ]
     duration   := count [ "business" | "working" | "calendar" ] unit      (see calendar.durations)
     anchor     := "opened" | "resolved" | "closed" | "reopened" | "first response"
                 | step-id | event-id                 (synonyms: "case opened", "completion", ...)
@@ -152,6 +152,8 @@ def parse_limit(text: str) -> TimeLimit:
     if lowered.startswith("within "):
         phrase, lowered = phrase[7:], lowered[7:]
     head, sep, anchor_text = lowered.partition(" after ")
+    if not sep:  # "within 5 business days of receipt" reads the same as "after"
+        head, sep, anchor_text = lowered.partition(" of ")
     if head.strip() == "immediately":
         anchor = normalise_anchor(anchor_text) if sep else OPENED
         return TimeLimit(Duration(0, Unit.MINUTE), anchor)
