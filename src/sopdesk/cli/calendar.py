@@ -3,7 +3,10 @@
 A thin shell: it reads the calendars file and the clock, and leaves every rule to
 `sopdesk.calendar`. Named calendars come from `--config PATH`, else
 SOPDESK_CALENDARS_FILE, else DATA_DIR/calendars.yaml (or .yml, .toml, .json) if it
-exists, plus the built-in `default` (Mon-Fri 09:00-17:00 in SOPDESK_TIMEZONE).
+exists; then the calendars stored in the database (`sopdesk calendar load FILE` saves
+them there); then the built-in `default` (Mon-Fri 09:00-17:00 in SOPDESK_TIMEZONE).
+A calendar in the file wins over a stored one of the same name, so a git-kept file
+can be tried before it is loaded.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from typing import Annotated
 
 import typer
 
+from sopdesk.actions.calendars import do_save_calendar, list_calendars
 from sopdesk.calendar import Calendar, add, elapsed
 from sopdesk.calendar.config import configs_from_text, resolve_calendar
 from sopdesk.calendar.describe import upcoming_special_days, week_lines
 from sopdesk.calendar.ics import import_ics
 from sopdesk.cli.app import calendar_app
-from sopdesk.errors import InvalidInput
+from sopdesk.cli.db import open_session
+from sopdesk.errors import InvalidInput, SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.sop.timephrase import TimePhraseError, parse_limit
 
@@ -65,9 +70,27 @@ def calendars_file(config: Path | None, settings: Settings) -> Path | None:
 
 
 def read_configs(path: Path | None) -> dict[str, Mapping[str, object]]:
+    """The file's calendars over the database's (see the module docstring)."""
+    stored = stored_configs()
     if path is None:
+        return stored
+    return stored | configs_from_text(file_text(path), path.suffix.lstrip(".") or "yaml")
+
+
+def file_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read calendars file {path}: {exc}") from None
+
+
+def stored_configs() -> dict[str, Mapping[str, object]]:
+    """Calendars saved in the database; none when there is no initialised database."""
+    try:
+        with open_session() as session:
+            return {row.name: row.config for row in list_calendars(session)}
+    except SopdeskError:
         return {}
-    return configs_from_text(path.read_text(encoding="utf-8"), path.suffix.lstrip(".") or "yaml")
 
 
 def choose_calendar(
@@ -200,3 +223,19 @@ def list_command(config: ConfigOption = None) -> None:
     configs = read_configs(calendars_file(config, settings))
     for name in sorted({*configs, "default"}):
         typer.echo(describe(resolve_calendar(name, configs, settings.timezone)))
+
+
+@calendar_app.command("load")
+def load_command(
+    path: Annotated[Path, typer.Argument(help="Calendars file (YAML, TOML or JSON).")],
+) -> None:
+    """Save every calendar in a calendars file into the database (replacing same names)."""
+    configs = configs_from_text(file_text(path), path.suffix.lstrip(".") or "yaml")
+    if not configs:
+        raise InvalidInput(f"{path} defines no calendars", hint="start the file with 'calendars:'")
+    for name, mapping in configs.items():
+        Calendar.from_config(name, mapping)  # all valid before any is saved
+    with open_session() as session:
+        for name, mapping in sorted(configs.items()):
+            do_save_calendar(session, name, mapping)
+    typer.echo(f"Saved {len(configs)} calendar(s): {', '.join(sorted(configs))}")
