@@ -26,6 +26,7 @@ $(BIN)/.installed-dev: pyproject.toml
 
 demo: $(BIN)/.installed #: install, load and publish the SOP library into SQLite, serve on http://127.0.0.1:8000
 	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk init
+	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk demo --if-new
 	SOPDESK_DATA_DIR=$(DATA_DIR) $(BIN)/sopdesk serve --host $(HOST) --port $(PORT)
 
 lint: $(BIN)/.installed-dev #: ruff check and format check

@@ -36,6 +36,47 @@ class Settings(BaseSettings):
         default="dev-only-secret-change-me",
         description="Signs links sent to customers and session cookies.",
     )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark cookies Secure. Default: when the request came over https "
+        "(behind a proxy, run uvicorn with --proxy-headers).",
+    )
+    # --- the company, as customers see it (cases, templates, outgoing mail) ---
+    company_name: str = Field(
+        default="Example Shop", description="The company name templates show."
+    )
+    support_address: str = Field(
+        default="support@example.com",
+        description="The support mailbox: From of outgoing mail, and where mail comes in.",
+    )
+    support_addresses: list[str] = Field(
+        default_factory=list,
+        description="Other addresses that are ours (aliases); mail from them is a loop.",
+    )
+    company_phone: str = Field(default="", description="Support phone number for templates.")
+    company_website: str = Field(default="", description="Public website for templates.")
+    company_hours: str = Field(
+        default="Monday to Friday, 9:00 to 17:00", description="Opening hours in words."
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of this sopdesk; survey, review and case links start with it.",
+    )
+    review_url: str | None = Field(
+        default=None,
+        description="Public review page (e.g. on a review site); default a sopdesk link.",
+    )
+    link_ttl_days: int = Field(
+        default=30, ge=1, le=1000, description="How long links sent to customers stay valid."
+    )
+    role_addresses: dict[str, str] = Field(
+        default_factory=dict,
+        description="E-mail address per SOP role (e.g. support-lead), for escalation notices.",
+    )
+    template_links: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra links templates may use as links.<name> (e.g. return_label).",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

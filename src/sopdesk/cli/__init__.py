@@ -15,13 +15,18 @@ import typer
 # Each module registers its commands on the shared apps when imported.
 from sopdesk.cli import (  # noqa: F401  (imported for their commands)
     calendar,
+    cases,
     db,
+    demo,
+    mail,
     serve,
     sop_import,
     sop_library,
     sop_lint,
     sop_render,
     sop_versions,
+    users,
+    worker,
 )
 from sopdesk.cli.app import app
 from sopdesk.errors import SopdeskError

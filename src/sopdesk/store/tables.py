@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -168,3 +169,390 @@ def _published_text_is_immutable(_mapper: Any, _connection: Any, target: SopVers
             f"{target.sop_id} version {target.version} is {before}; its text cannot change",
             hint="create a new draft version instead",
         )
+
+
+# --- cases: customers, cases, messages, SOP runs, timers, outbox, the case log ---------
+#
+# The worker, the mail intake and the web read and write these through
+# `sopdesk.actions`; the column names are a contract between them (docs/cases.md).
+
+
+class CaseStatusValue(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class MessageKindValue(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"
+
+
+class RunStatus(StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class TimerStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    DEAD = "dead"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class OutboxKind(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+def _in(values: type[StrEnum]) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class CustomerRow(Base):
+    """A person who writes in; `email` is stored lowercased and is unique."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str | None] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(40), default="standard")
+    tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    purchases: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseRow(Base):
+    """One customer case. `next_due_at` is the earliest open due instant (inbox order)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(CaseStatusValue)})", name="status"),
+        CheckConstraint(f"priority IN ({_in(Priority)})", name="priority"),
+        UniqueConstraint("external_source", "external_id", name="uq_cases_external"),
+        Index("ix_cases_status_next_due_at", "status", "next_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    case_type: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatusValue.NEW.value)
+    priority: Mapped[str] = mapped_column(String(8), default=Priority.NORMAL.value)
+    assignee: Mapped[str | None] = mapped_column(String(120), index=True)
+    group_name: Mapped[str | None] = mapped_column(String(120))
+    sop_id: Mapped[str | None] = mapped_column(ForeignKey("sops.id", ondelete="SET NULL"))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    route: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    external_source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    customer: Mapped[CustomerRow] = relationship()
+
+
+class MessageRow(Base):
+    """A message on a case: inbound mail, an outbound reply, or an internal note.
+
+    `text` is what the case shows (quoted history stripped for inbound mail);
+    `full_text` and `raw` keep the original as received. `html` is unsanitised.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(MessageKindValue)})", name="kind"),
+        Index("ix_messages_case_id_created_at", "case_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str | None] = mapped_column(String(200))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    to_addresses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    cc_addresses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    full_text: Mapped[str | None] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    auto_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attachments: Mapped[list[AttachmentRow]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="AttachmentRow.id"
+    )
+
+
+class AttachmentRow(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_id: Mapped[str | None] = mapped_column(String(998))
+
+    message: Mapped[MessageRow] = relationship(back_populates="attachments")
+
+
+class QuarantineRow(Base):
+    """Mail that could not be taken in, kept byte for byte; never dropped."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(40), default="email")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+
+
+class SopRunRow(Base):
+    """One SOP run on a case, pinned to a published version; `state` is the engine's."""
+
+    __tablename__ = "sop_runs"
+    __table_args__ = (CheckConstraint(f"status IN ({_in(RunStatus)})", name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    sop_version_id: Mapped[int] = mapped_column(ForeignKey("sop_versions.id"), index=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.ACTIVE.value)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    sop_version: Mapped[SopVersion] = relationship()
+
+
+class StepStateRow(Base):
+    """Projection of a run's steps for queries and pages (the truth is `sop_runs.state`)."""
+
+    __tablename__ = "step_states"
+    __table_args__ = (Index("ix_step_states_status_due_at", "status", "due_at"),)
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("sop_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    step_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner: Mapped[str | None] = mapped_column(String(120))
+    actor: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseEventRow(Base):
+    """Append-only: everything that happened to a case or customer. Never updated."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        Index("ix_case_events_case_id_at", "case_id", "at"),
+        Index("ix_case_events_customer_id_at", "customer_id", "at"),
+        Index("ix_case_events_kind_at", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(120), default="system")
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+
+
+class TimerRow(Base):
+    """A wake-up for the worker, keyed by the engine decision key."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(TimerStatus)})", name="status"),
+        Index("ix_timers_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=TimerStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(120))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxRow(Base):
+    """A message to deliver, written with the change that causes it; `key` is unique."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(OutboxStatus)})", name="status"),
+        CheckConstraint(f"kind IN ({_in(OutboxKind)})", name="kind"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default=OutboxKind.EMAIL.value)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- identity: users, groups, API tokens, browser sessions, sign-in attempts ---------
+# Written only by `sopdesk.actions.users` and `sopdesk.actions.signin`; the rules (who
+# may do what, password and token checks) live in the pure `sopdesk.auth` package.
+
+USER_ROLES = ("owner", "manager", "agent")  # = sopdesk.auth.permissions.Role
+_USER_ROLES = ", ".join(f"'{role}'" for role in USER_ROLES)
+
+
+class UserRow(Base):
+    """A person who signs in: owner, manager or agent. The email is stored lower-cased."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_USER_ROLES})", name="role"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GroupRow(Base):
+    """A tier or team that SOP escalation matrices name (e.g. `support-lead`)."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ApiTokenRow(Base):
+    """An API token: its public prefix and the SHA-256 of the whole token, never the token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInAttemptRow(Base):
+    """One failed sign-in, for the rate limit; `key` hashes the email with the address."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_key_at", "key", "at"),
+        Index("ix_sign_in_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ import sopdesk
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
-from sopdesk.web import pages
+from sopdesk.web import api, pages, security
 from sopdesk.web.rendering import error_page
 
 SECURITY_HEADERS = {
@@ -29,13 +29,25 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The web app on the database `settings` names (run `sopdesk init` first)."""
+def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
+    """The web app on the database `settings` names (run `sopdesk init` first).
+
+    `with_worker`: also run timers and the outbox in a background thread (SQLite's
+    one worker; see docs/worker.md).
+    """
     engine = create_engine_for(settings.resolved_database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        background = None
+        if with_worker:
+            from sopdesk.worker.background import BackgroundWorker
+
+            background = BackgroundWorker(engine, settings)
+            background.start()
         yield
+        if background is not None:
+            background.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -51,8 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.include_router(pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
-    app.add_exception_handler(SopdeskError, _sopdesk_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.include_router(security.router)  # sign-in, sign-out, first-run setup
+    api.install(app, page_error=_sopdesk_error, page_http_error=_http_error)  # + error handlers
     app.middleware("http")(_security_headers)
     return app
 

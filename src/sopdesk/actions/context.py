@@ -1,0 +1,259 @@
+"""What a message template sees, and the outbox payload a rendered message becomes.
+
+`template_context` builds the names of `sop.templating.TEMPLATE_CONTEXT` from stored
+rows and the company settings, never handing ORM rows to Jinja2: `case`, `customer`,
+`agent`, `company`, `sop`, `step` are plain dicts, and `links` holds signed survey and
+review links (`sopdesk.links`). `email_payload` renders an SOP template in the sandbox
+into the outbox payload; `outgoing_email` turns a payload back into the
+`OutgoingEmail` the worker composes and sends. The payload shape is documented in
+docs/cases.md ("The outbox payload").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sopdesk.channels.email_out import (
+    Mailbox,
+    OutgoingEmail,
+    message_id_for,
+    render_message,
+    reply_subject,
+)
+from sopdesk.links import link_url, sign_link
+from sopdesk.settings import Settings
+from sopdesk.sop.model import FrontMatter, Template
+from sopdesk.store.tables import CaseRow, CustomerRow
+
+TEAM_NAME = "The support team"
+
+
+class Links(dict[str, str]):
+    """`links.<name>`: the named links, and the case page for a name nobody configured.
+
+    A template may name any link (`links.return_label`); an unconfigured one points the
+    customer at their case page instead of failing the send.
+    """
+
+    def __init__(self, known: Mapping[str, str], fallback: str) -> None:
+        super().__init__(known)
+        self.fallback = fallback
+
+    def __missing__(self, key: str) -> str:
+        return self.fallback
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Who a message is from: a person's name, or the team for automatic sends."""
+
+    name: str = TEAM_NAME
+    email: str = ""
+    role: str = ""
+
+    def as_context(self, signature: str) -> dict[str, Any]:
+        first = self.name.split()[0] if self.name.strip() and self.name != TEAM_NAME else ""
+        return {
+            "name": self.name,
+            "first_name": first or self.name,
+            "email": self.email,
+            "role": self.role,
+            "signature": signature,
+        }
+
+
+def company_context(settings: Settings) -> dict[str, Any]:
+    return {
+        "name": settings.company_name,
+        "email": settings.support_address,
+        "phone": settings.company_phone,
+        "website": settings.company_website,
+        "address": "",
+        "hours": settings.company_hours,
+        "signature": f"{settings.company_name} customer service",
+    }
+
+
+def customer_context(customer: CustomerRow, cases_count: int = 0) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "first_name": customer.first_name or customer.name or "there",
+        "last_name": customer.last_name,
+        "email": customer.email,
+        "phone": customer.phone or "",
+        "company": "",
+        "language": "en",
+        "tier": customer.tier,
+        "tags": list(customer.tags or []),
+        "cases_count": cases_count,
+        "purchases": customer.purchases,
+        "lifetime_value": 0,
+        "first_seen_at": customer.created_at,
+        "last_purchase_at": None,
+    }
+
+
+def case_links(
+    settings: Settings, reference: str, now: datetime, *, customer_id: int | None = None
+) -> Links:
+    """Signed survey, review and case links for a case (or for a customer, no case)."""
+    ttl = timedelta(days=settings.link_ttl_days)
+    payload: dict[str, Any] = {"case": reference} if reference else {"customer": customer_id}
+
+    def signed(purpose: str) -> str:
+        token = sign_link(settings.secret_key, purpose, payload, now, ttl)
+        return link_url(settings.public_base_url, purpose, token)
+
+    page = signed("case")
+    known = {
+        "survey": signed("survey"),
+        "review": settings.review_url or signed("review"),
+        "case": page,
+        "reply": page,
+        "unsubscribe": signed("unsubscribe"),
+        **settings.template_links,
+    }
+    return Links(known, page)
+
+
+def case_context(
+    case: CaseRow, description: str, now: datetime, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "reference": case.reference or "",
+        "subject": case.subject,
+        "description": description,
+        "type": case.case_type,
+        "channel": case.channel,
+        "priority": case.priority,
+        "status": case.status,
+        "tags": list(case.tags or []),
+        "fields": dict(case.fields or {}),
+        "reopened": case.reopen_count > 0,
+        "reopen_count": case.reopen_count,
+        "assignee": case.assignee,
+        "opened_at": case.opened_at,
+        "first_response_at": case.first_response_at,
+        "resolved_at": case.resolved_at,
+        "due_at": case.next_due_at,
+        **(extra or {}),
+    }
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """Everything a template is rendered with, gathered by the caller."""
+
+    settings: Settings
+    now: datetime
+    customer: dict[str, Any]
+    case: dict[str, Any]
+    links: Links
+    sop: FrontMatter | None = None
+    sop_version: int | None = None
+    agent: Agent = Agent()
+    step: dict[str, Any] | None = None
+
+    def context(self) -> dict[str, Any]:
+        sop = self.sop
+        return {
+            "case": self.case,
+            "customer": self.customer,
+            "agent": self.agent.as_context(company_context(self.settings)["signature"]),
+            "company": company_context(self.settings),
+            "links": self.links,
+            "sop": {
+                "id": sop.id if sop else "",
+                "title": sop.title if sop else "",
+                "version": self.sop_version,
+                "owner": sop.owner if sop else "",
+            },
+            "step": self.step or {},
+        }
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Threading data for an outgoing message: the parent and the thread's ids."""
+
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+def message_id_domain(settings: Settings) -> str:
+    return settings.support_address.rpartition("@")[2] or "localhost"
+
+
+def own_message_id(settings: Settings, key: str) -> str:
+    """The Message-ID the worker's `compose` will give the outbox row with `key`."""
+    return message_id_for(key, message_id_domain(settings), settings.secret_key)
+
+
+def email_payload(
+    *,
+    key: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    to: Sequence[Mailbox],
+    settings: Settings,
+    thread: Thread,
+    case_reference: str | None,
+    automatic: bool,
+    template: str | None = None,
+    message_row_id: int | None = None,
+) -> dict[str, Any]:
+    """The outbox payload of one e-mail; `outgoing_email` reads it back."""
+    return {
+        "template": template,
+        "sender": {"address": settings.support_address, "name": settings.company_name},
+        "to": [{"address": m.address, "name": m.name} for m in to],
+        "cc": [],
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "in_reply_to": thread.in_reply_to,
+        "references": list(thread.references),
+        "case_reference": case_reference,
+        "automatic": automatic,
+        "message_id_domain": message_id_domain(settings),
+        "message_id": own_message_id(settings, key),
+        "message_row_id": message_row_id,
+    }
+
+
+def render_template_payload(
+    template: Template, rendering: Rendering, fallback_subject: str
+) -> tuple[str, str, str]:
+    """`(subject, text, html)` of an SOP template; raises `TemplateRenderError`."""
+    subject, text, html = render_message(
+        template, rendering.context(), fallback_subject=reply_subject(fallback_subject)
+    )
+    return subject, text, html
+
+
+def outgoing_email(key: str, payload: Mapping[str, Any]) -> OutgoingEmail:
+    """The `OutgoingEmail` for an outbox row: what the worker passes to `compose`."""
+
+    def boxes(items: Sequence[Mapping[str, str]]) -> tuple[Mailbox, ...]:
+        return tuple(Mailbox(item["address"], item.get("name", "")) for item in items)
+
+    sender = payload["sender"]
+    return OutgoingEmail(
+        idempotency_key=key,
+        sender=Mailbox(sender["address"], sender.get("name", "")),
+        to=boxes(payload["to"]),
+        cc=boxes(payload.get("cc", [])),
+        subject=payload["subject"],
+        text=payload["text"],
+        html=payload.get("html"),
+        in_reply_to=payload.get("in_reply_to"),
+        references=tuple(payload.get("references", [])),
+        case_reference=payload.get("case_reference"),
+        automatic=bool(payload.get("automatic")),
+        message_id_domain=payload.get("message_id_domain"),
+    )

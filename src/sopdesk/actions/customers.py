@@ -1,0 +1,95 @@
+"""Customers: found by e-mail address (lowercased) or created, and their engine view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sopdesk.engine import Customer
+from sopdesk.errors import InvalidInput, NotFound
+from sopdesk.store.tables import CustomerRow
+
+MAX_EMAIL = 320
+
+
+def normalise_email(email: str) -> str:
+    text = (email or "").strip().lower()
+    if "@" not in text or len(text) > MAX_EMAIL or any(c.isspace() for c in text):
+        raise InvalidInput(f"{email!r} is not an e-mail address")
+    return text
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """("Ann", "Lee Smith") from "Ann Lee Smith"; ("", "") for no name."""
+    parts = (name or "").split(maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))
+
+
+def find_customer(session: Session, email: str) -> CustomerRow | None:
+    return session.scalar(select(CustomerRow).where(CustomerRow.email == normalise_email(email)))
+
+
+def get_customer(session: Session, customer_id: int) -> CustomerRow:
+    row = session.get(CustomerRow, customer_id)
+    if row is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return row
+
+
+def ensure_customer(
+    session: Session,
+    email: str,
+    name: str,
+    now: datetime,
+    *,
+    tier: str | None = None,
+    tags: list[str] | None = None,
+    phone: str | None = None,
+) -> tuple[CustomerRow, bool]:
+    """The customer with this address, created if new; (row, created).
+
+    A known customer keeps their details; a missing name is filled in.
+    """
+    found = find_customer(session, email)
+    if found is not None:
+        if name and not found.name:
+            found.name = name.strip()
+            found.first_name, found.last_name = split_name(found.name)
+            found.updated_at = now
+        return found, False
+    clean = (name or "").strip()
+    first, last = split_name(clean)
+    row = CustomerRow(
+        email=normalise_email(email),
+        name=clean,
+        first_name=first,
+        last_name=last,
+        phone=phone,
+        tier=tier or "standard",
+        tags=list(tags or []),
+        purchases=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def engine_customer(row: CustomerRow) -> Customer:
+    """The customer as the engine and routing see it (`customer.*` in conditions)."""
+    return Customer(
+        id=str(row.id),
+        created_at=row.created_at,
+        tier=row.tier,
+        tags=tuple(row.tags or ()),
+        purchases=row.purchases,
+        attributes={
+            "name": row.name,
+            "first_name": row.first_name or row.name,
+            "last_name": row.last_name,
+            "email": row.email,
+        },
+    )

@@ -1,0 +1,248 @@
+"""Carrying out engine decisions on a case: outbox rows, timers, events, assignments.
+
+`apply_decisions` is the one place a `Decision` becomes rows, inside the caller's
+transaction. Every effect is keyed by the decision's `key` (the outbox and the timer
+table are unique on it), so applying the same decision twice adds nothing:
+
+| decision | rows |
+| --- | --- |
+| `SendTemplate` | an outbound `messages` row and an `outbox` row (rendered in the sandbox) |
+| `RecordBreach` | a `sla.breached` event |
+| `Escalate` | a `sla.warning` or `escalated` event, an outbox notice per role address |
+| `ScheduleFollowup` / `CancelFollowup` | `followup.scheduled` / `followup.cancelled` |
+| `ScheduleTimer` / `CancelTimer` | the `timers` row upserted / cancelled |
+| `LogStep` | `step.completed`, `step.skipped` or `step.overridden` |
+
+A template that cannot be rendered (a placeholder nothing fills) is not sent; a
+`message.failed` event says why, and the case page shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.case_state import LoadedCase, log_event
+from sopdesk.actions.outbound import queue_notice, queue_template
+from sopdesk.engine import (
+    CancelFollowup,
+    CancelTimer,
+    Decision,
+    Escalate,
+    LogStep,
+    OpenTask,
+    RecordBreach,
+    ScheduleFollowup,
+    ScheduleTimer,
+    SendTemplate,
+)
+from sopdesk.store.tables import OutboxRow, TimerRow, TimerStatus
+
+LIVE_TIMER_STATUSES = (TimerStatus.PENDING.value, TimerStatus.RUNNING.value)
+
+
+def apply_decisions(
+    session: Session, loaded: LoadedCase, decisions: Iterable[Decision], now: datetime
+) -> None:
+    """Carry out `decisions`; the case's timer and outbox keys are read once, up front."""
+    decisions = list(decisions)
+    if not decisions:
+        return
+    case_id = loaded.case.id
+    loaded.timers = {
+        row.key: row for row in session.scalars(select(TimerRow).where(TimerRow.case_id == case_id))
+    }
+    loaded.outbox_keys = set(
+        session.scalars(select(OutboxRow.key).where(OutboxRow.case_id == case_id))
+    )
+    try:
+        with session.no_autoflush:
+            for decision in decisions:
+                _apply(session, loaded, decision, now)
+    finally:
+        loaded.timers = loaded.outbox_keys = None
+
+
+def _apply(session: Session, loaded: LoadedCase, decision: Decision, now: datetime) -> None:
+    case = loaded.case
+    ids = {"case_id": case.id, "customer_id": case.customer_id}
+    match decision:
+        case SendTemplate():
+            _send(session, loaded, decision, now)
+        case RecordBreach(target=target, due_at=due_at):
+            log_event(session, "sla.breached", now, **ids, target=target, due_at=due_at)
+        case Escalate():
+            _escalate(session, loaded, decision, now)
+        case ScheduleFollowup():
+            log_event(
+                session,
+                "followup.scheduled",
+                now,
+                **ids,
+                key=decision.key,
+                followup_id=decision.followup_id,
+                template=decision.template,
+                send_at=decision.send_at,
+            )
+        case CancelFollowup():
+            log_event(
+                session,
+                "followup.cancelled",
+                now,
+                **ids,
+                key=decision.key,
+                followup_id=decision.followup_id,
+                reason=decision.reason,
+            )
+        case ScheduleTimer():
+            schedule_timer(
+                session,
+                decision.key,
+                decision.at,
+                decision.target,
+                now,
+                case_id=case.id,
+                known=loaded.timers,
+            )
+        case CancelTimer():
+            cancel_timer(session, decision.key, known=loaded.timers)
+        case LogStep():
+            log_event(
+                session,
+                f"step.{decision.what}",
+                decision.at,
+                **ids,
+                actor=decision.by,
+                step_id=decision.step_id,
+                reason=decision.reason,
+            )
+        case OpenTask():
+            log_event(
+                session,
+                "task.opened",
+                now,
+                **ids,
+                step_id=decision.step_id,
+                title=decision.title,
+                owner=decision.owner,
+                due_at=decision.due_at,
+            )
+
+
+def _send(session: Session, loaded: LoadedCase, decision: SendTemplate, now: datetime) -> None:
+    case = loaded.case
+    kind, _, name = decision.target.partition(":")
+    if kind == "step":
+        log_event(
+            session,
+            "step.completed",
+            now,
+            case_id=case.id,
+            customer_id=case.customer_id,
+            step_id=name,
+            by="system",
+            template=decision.template,
+        )
+    elif kind == "followup":
+        log_event(
+            session,
+            "followup.sent",
+            now,
+            case_id=case.id,
+            customer_id=case.customer_id,
+            key=decision.key,
+            followup_id=name.partition(":")[0],
+            template=decision.template,
+        )
+    step = _step_context(loaded, name) if kind == "step" else None
+    queue_template(session, loaded, decision, now, step=step)
+
+
+def _step_context(loaded: LoadedCase, step_id: str) -> dict[str, object] | None:
+    sop = loaded.sop
+    step = next((s for s in sop.steps if s.id == step_id), None) if sop else None
+    if step is None:
+        return None
+    return {"id": step.id, "title": step.title, "owner": step.owner, "due_at": None}
+
+
+def _escalate(session: Session, loaded: LoadedCase, decision: Escalate, now: datetime) -> None:
+    case = loaded.case
+    notified = [
+        role
+        for role in decision.notify
+        if queue_notice(session, loaded, decision, role, now) is not None
+    ]
+    log_event(
+        session,
+        "sla.warning" if decision.warning else "escalated",
+        now,
+        case_id=case.id,
+        customer_id=case.customer_id,
+        key=decision.key,
+        target=decision.target,
+        level=decision.level,
+        due_at=decision.due_at,
+        notify=list(decision.notify),
+        notified=notified,
+        assign=decision.assign,
+        priority=decision.priority,
+        respond_within=decision.respond_within,
+        note=decision.note,
+    )
+    if decision.assign:
+        case.assignee = decision.assign
+    if decision.priority:
+        case.priority = decision.priority
+
+
+def timer_kind(target: str) -> str:
+    return target.partition(":")[0] or "case"
+
+
+def schedule_timer(
+    session: Session,
+    key: str,
+    at: datetime,
+    target: str,
+    now: datetime,
+    *,
+    case_id: int | None = None,
+    customer_id: int | None = None,
+    kind: str | None = None,
+    payload: dict[str, object] | None = None,
+    known: dict[str, TimerRow] | None = None,
+) -> TimerRow:
+    """Insert the timer `key`, or move it to `at` and make it pending again.
+
+    `known` holds the rows already loaded by key (saves a query per timer).
+    """
+    row = _timer(session, key, known)
+    if row is None:
+        row = TimerRow(key=key, created_at=now, case_id=case_id, customer_id=customer_id)
+        session.add(row)
+        if known is not None:
+            known[key] = row
+    row.kind = kind or timer_kind(target)
+    row.due_at = at
+    row.status = TimerStatus.PENDING.value
+    row.attempts = 0
+    row.locked_by = row.locked_until = row.last_error = None
+    row.payload = {"target": target, **(payload or {})}
+    return row
+
+
+def cancel_timer(session: Session, key: str, *, known: dict[str, TimerRow] | None = None) -> None:
+    row = _timer(session, key, known)
+    if row is not None and row.status in LIVE_TIMER_STATUSES:
+        row.status = TimerStatus.CANCELLED.value
+        row.locked_by = row.locked_until = None
+
+
+def _timer(session: Session, key: str, known: dict[str, TimerRow] | None) -> TimerRow | None:
+    if known is not None:
+        return known.get(key)
+    return session.scalar(select(TimerRow).where(TimerRow.key == key))

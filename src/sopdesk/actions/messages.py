@@ -1,0 +1,73 @@
+"""Storing a customer's message on a case, with its attachments, as received."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from sopdesk.channels.email_in import Attachment
+from sopdesk.store.tables import AttachmentRow, CaseRow, MessageKindValue, MessageRow
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: `text` is what the case shows, `full_text`/`raw` the original."""
+
+    text: str
+    kind: str = MessageKindValue.INBOUND.value
+    author: str | None = None
+    subject: str | None = None
+    full_text: str | None = None
+    html: str | None = None
+    raw: bytes | None = None
+    from_address: str | None = None
+    to_addresses: tuple[str, ...] = ()
+    cc_addresses: tuple[str, ...] = ()
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    auto_reply: bool = False
+
+
+def store_message(
+    session: Session, case: CaseRow, message: NewMessage, *, at: datetime
+) -> MessageRow:
+    """The message row (flushed, so it has an id) and its attachments."""
+    customer = case.customer
+    inbound = message.kind == MessageKindValue.INBOUND.value
+    row = MessageRow(
+        case_id=case.id,
+        kind=message.kind,
+        author=message.author or (customer.email if inbound else None),
+        from_address=message.from_address or (customer.email if inbound else None),
+        to_addresses=list(message.to_addresses),
+        cc_addresses=list(message.cc_addresses),
+        subject=(message.subject if message.subject is not None else case.subject)[:500],
+        text=message.text,
+        full_text=message.full_text,
+        html=message.html,
+        raw=message.raw,
+        message_id=message.message_id,
+        in_reply_to=message.in_reply_to,
+        references=list(message.references),
+        auto_reply=message.auto_reply,
+        automated=False,
+        created_at=at,
+    )
+    for attachment in message.attachments:
+        row.attachments.append(
+            AttachmentRow(
+                filename=attachment.filename or "",
+                content_type=attachment.content_type,
+                size=attachment.size,
+                sha256=attachment.sha256,
+                content=attachment.data,
+                content_id=attachment.content_id,
+            )
+        )
+    session.add(row)
+    session.flush()
+    return row

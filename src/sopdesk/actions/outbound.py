@@ -1,0 +1,293 @@
+"""Queueing outgoing mail: a message row on the case and an outbox row, together.
+
+The worker sends what is queued here (`sopdesk worker`, see docs/cases.md). The
+outbox row's `key` is the idempotency key: queueing the same key twice is a no-op, and
+the Message-ID (`message_id_for(key, ...)`) is known before sending, so a customer's
+answer threads onto the case even while the worker is still retrying.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.case_state import LoadedCase, log_event
+from sopdesk.actions.context import (
+    Agent,
+    Rendering,
+    Thread,
+    case_context,
+    case_links,
+    customer_context,
+    email_payload,
+    own_message_id,
+    render_template_payload,
+)
+from sopdesk.channels.email_out import Mailbox, reply_subject, text_to_html
+from sopdesk.engine import Escalate, SendTemplate
+from sopdesk.errors import SopdeskError
+from sopdesk.settings import Settings
+from sopdesk.sop.model import FrontMatter, Template
+from sopdesk.store.tables import (
+    CaseRow,
+    CustomerRow,
+    MessageKindValue,
+    MessageRow,
+    OutboxRow,
+)
+
+MAX_REFERENCES = 20
+
+
+def outbox_exists(session: Session, key: str) -> bool:
+    return session.scalar(select(OutboxRow.id).where(OutboxRow.key == key)) is not None
+
+
+def already_queued(session: Session, loaded: LoadedCase, key: str) -> bool:
+    """True if `key` is in the outbox; else it is claimed for the caller to queue now."""
+    if loaded.outbox_keys is None:
+        return outbox_exists(session, key)
+    if key in loaded.outbox_keys:
+        return True
+    loaded.outbox_keys.add(key)
+    return False
+
+
+def thread_for(session: Session, case_id: int) -> Thread:
+    """Parent (the customer's latest message) and the thread's Message-IDs, oldest first."""
+    query = (
+        select(MessageRow.message_id, MessageRow.kind)
+        .where(MessageRow.case_id == case_id, MessageRow.message_id.is_not(None))
+        .order_by(MessageRow.created_at, MessageRow.id)
+    )
+    rows = [(mid, kind) for mid, kind in session.execute(query) if mid]
+    inbound = [mid for mid, kind in rows if kind == MessageKindValue.INBOUND.value]
+    ids = [mid for mid, _ in rows]
+    if len(ids) > MAX_REFERENCES:
+        ids = ids[:1] + ids[-(MAX_REFERENCES - 1) :]
+    return Thread(inbound[-1] if inbound else None, tuple(ids))
+
+
+def description_of(session: Session, case_id: int) -> str:
+    query = (
+        select(MessageRow.text)
+        .where(MessageRow.case_id == case_id, MessageRow.kind == MessageKindValue.INBOUND.value)
+        .order_by(MessageRow.created_at, MessageRow.id)
+        .limit(1)
+    )
+    return session.scalar(query) or ""
+
+
+def case_rendering(
+    session: Session,
+    case: CaseRow,
+    settings: Settings,
+    now: datetime,
+    *,
+    sop: FrontMatter | None = None,
+    sop_version: int | None = None,
+    agent: Agent | None = None,
+    step: dict[str, Any] | None = None,
+) -> Rendering:
+    customer = case.customer
+    count = session.scalar(select(func.count(CaseRow.id)).where(CaseRow.customer_id == customer.id))
+    links = case_links(settings, case.reference or "", now)
+    return Rendering(
+        settings=settings,
+        now=now,
+        customer=customer_context(customer, count or 0),
+        case=case_context(case, description_of(session, case.id), now, {"url": links["case"]}),
+        links=links,
+        sop=sop,
+        sop_version=sop_version,
+        agent=agent or Agent(name=case.assignee or Agent().name),
+        step=step,
+    )
+
+
+def queue_case_email(
+    session: Session,
+    case: CaseRow,
+    settings: Settings,
+    now: datetime,
+    *,
+    key: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    author: str,
+    automatic: bool,
+    template: str | None = None,
+) -> MessageRow:
+    """An outbound message on the case and its outbox row, threaded on the conversation."""
+    thread = thread_for(session, case.id)
+    customer: CustomerRow = case.customer
+    message = MessageRow(
+        case_id=case.id,
+        kind=MessageKindValue.OUTBOUND.value,
+        author=author,
+        from_address=settings.support_address,
+        to_addresses=[customer.email],
+        cc_addresses=[],
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=own_message_id(settings, key),
+        in_reply_to=thread.in_reply_to,
+        references=list(thread.references),
+        auto_reply=False,
+        automated=automatic,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    payload = email_payload(
+        key=key,
+        subject=subject,
+        text=text,
+        html=html,
+        to=[Mailbox(customer.email, customer.name)],
+        settings=settings,
+        thread=thread,
+        case_reference=case.reference,
+        automatic=automatic,
+        template=template,
+        message_row_id=message.id,
+    )
+    session.add(
+        OutboxRow(
+            key=key,
+            case_id=case.id,
+            customer_id=case.customer_id,
+            kind="email",
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+            status="pending",
+            attempts=0,
+            message_id=payload["message_id"],
+        )
+    )
+    return message
+
+
+def queue_template(
+    session: Session,
+    loaded: LoadedCase,
+    decision: SendTemplate,
+    now: datetime,
+    *,
+    step: dict[str, Any] | None = None,
+) -> MessageRow | None:
+    """Render and queue an SOP template the engine decided to send; None if it cannot go."""
+    case, sop = loaded.case, loaded.sop
+    if already_queued(session, loaded, decision.key):
+        return None
+    template = sop.templates.get(decision.template) if sop else None
+    why = _cannot_send(template, decision.channel, case)
+    if why is None and template is not None:
+        version = loaded.run.sop_version.version if loaded.run else None
+        rendering = case_rendering(
+            session, case, loaded.settings, now, sop=sop, sop_version=version, step=step
+        )
+        try:
+            subject, text, html = render_template_payload(template, rendering, case.subject)
+        except SopdeskError as exc:
+            why = exc.message
+        else:
+            message = queue_case_email(
+                session,
+                case,
+                loaded.settings,
+                now,
+                key=decision.key,
+                subject=subject,
+                text=text,
+                html=html,
+                author="system",
+                automatic=True,
+                template=decision.template,
+            )
+            log_event(
+                session,
+                "message.queued",
+                now,
+                case_id=case.id,
+                customer_id=case.customer_id,
+                key=decision.key,
+                template=decision.template,
+                message=message.id,
+            )
+            return message
+    log_event(
+        session,
+        "message.failed",
+        now,
+        case_id=case.id,
+        customer_id=case.customer_id,
+        key=decision.key,
+        template=decision.template,
+        reason=why,
+    )
+    return None
+
+
+def _cannot_send(template: Template | None, channel: str, case: CaseRow) -> str | None:
+    if template is None:
+        return "the SOP has no such template"
+    if channel != "email":
+        return f"sopdesk cannot send {channel} messages yet; send it by hand"
+    if not case.customer.email or case.customer.email.endswith(".invalid"):
+        return "the customer has no e-mail address"
+    return None
+
+
+def queue_notice(
+    session: Session, loaded: LoadedCase, decision: Escalate, role: str, now: datetime
+) -> OutboxRow | None:
+    """An internal e-mail to the role's address (settings.role_addresses), if one is set."""
+    settings, case = loaded.settings, loaded.case
+    address = settings.role_addresses.get(role)
+    key = f"{decision.key}:notify:{role}"
+    if not address or already_queued(session, loaded, key):
+        return None
+    what = "Warning" if decision.warning else f"Escalation level {decision.level}"
+    subject = f"{what}: {case.reference} {decision.target} due {decision.due_at:%Y-%m-%d %H:%M} UTC"
+    text = (
+        f"{what} for case {case.reference} ({case.subject}).\n"
+        f"{decision.target} is due at {decision.due_at.isoformat()}.\n"
+        + (f"Note: {decision.note}\n" if decision.note else "")
+        + (f"Assigned to {decision.assign}.\n" if decision.assign else "")
+    )
+    payload = email_payload(
+        key=key,
+        subject=subject,
+        text=text,
+        html=text_to_html(text),
+        to=[Mailbox(address, role)],
+        settings=settings,
+        thread=Thread(),
+        case_reference=case.reference,
+        automatic=True,
+    )
+    row = OutboxRow(
+        key=key,
+        case_id=case.id,
+        customer_id=None,
+        kind="email",
+        payload=payload,
+        next_attempt_at=now,
+        created_at=now,
+        status="pending",
+        attempts=0,
+        message_id=payload["message_id"],
+    )
+    session.add(row)
+    return row
+
+
+def reply_text_subject(case: CaseRow) -> str:
+    return reply_subject(case.subject or "your message")

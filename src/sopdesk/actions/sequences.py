@@ -1,0 +1,331 @@
+"""Sequences not tied to a case: onboarding on a new customer, recognition at a purchase.
+
+`do_customer_created` and `do_purchase` run every published SOP whose
+`applies_to.trigger` is `customer_created` or `purchase` (and whose `when` holds) through
+`engine.customer_sequence`: a system step's template is queued at once, a person's
+step becomes a `task.opened` event on the customer's timeline, and each follow-up
+becomes a `sequence` timer that `do_fire_timer` releases (or cancels, by `unless`).
+
+Replaying an event is harmless: a done timer keyed `customer:<id>:<sop>:<event>` marks a
+sequence as started, and every send and follow-up is keyed by the engine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.base import resolve_now
+from sopdesk.actions.case_state import atomic_case, calendar_for, log_event
+from sopdesk.actions.context import (
+    Rendering,
+    Thread,
+    case_links,
+    customer_context,
+    email_payload,
+    render_template_payload,
+)
+from sopdesk.actions.customers import engine_customer, ensure_customer, get_customer
+from sopdesk.actions.effects import schedule_timer
+from sopdesk.actions.outbound import outbox_exists
+from sopdesk.actions.published import Published, published_for
+from sopdesk.channels.email_out import Mailbox
+from sopdesk.engine import (
+    CancelFollowup,
+    CustomerEvent,
+    Decision,
+    OpenTask,
+    ScheduleFollowup,
+    SendTemplate,
+    customer_sequence,
+)
+from sopdesk.errors import SopdeskError
+from sopdesk.settings import Settings
+from sopdesk.sop.model import FrontMatter, Trigger
+from sopdesk.store.tables import CustomerRow, OutboxRow, SopVersion, TimerRow, TimerStatus
+
+SEQUENCE_TIMER = "sequence"
+
+
+@atomic_case
+def do_create_customer(
+    session: Session,
+    *,
+    email: str,
+    name: str = "",
+    tier: str | None = None,
+    tags: list[str] | None = None,
+    phone: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> CustomerRow:
+    """Create a customer (or find the one with this address) and start onboarding."""
+    moment, settings = resolve_now(now), settings or Settings()
+    row, created = ensure_customer(session, email, name, moment, tier=tier, tags=tags, phone=phone)
+    if created:
+        run_sequences(
+            session, row, Trigger.CUSTOMER_CREATED, "created", row.created_at, moment, settings
+        )
+    return row
+
+
+@atomic_case
+def do_customer_created(
+    session: Session,
+    customer_id: int,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Run the `customer_created` sequences for an existing customer; how many started."""
+    moment = resolve_now(now)
+    customer = get_customer(session, customer_id)
+    return run_sequences(
+        session,
+        customer,
+        Trigger.CUSTOMER_CREATED,
+        "created",
+        customer.created_at,
+        moment,
+        settings or Settings(),
+    )
+
+
+@atomic_case
+def do_purchase(
+    session: Session,
+    customer_id: int,
+    *,
+    purchase_id: str,
+    at: datetime | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Count one purchase and run the `purchase` sequences; a replayed id counts once."""
+    moment = resolve_now(now)
+    customer = get_customer(session, customer_id)
+    marker = f"customer:{customer.id}:purchase:{purchase_id}"
+    if session.scalar(select(TimerRow.id).where(TimerRow.key == marker)) is not None:
+        return 0
+    _marker(session, marker, customer, at or moment, moment, {"purchase_id": purchase_id})
+    customer.purchases += 1
+    customer.updated_at = moment
+    log_event(
+        session,
+        "customer.purchase",
+        at or moment,
+        customer_id=customer.id,
+        purchase_id=purchase_id,
+        purchases=customer.purchases,
+    )
+    return run_sequences(
+        session,
+        customer,
+        Trigger.PURCHASE,
+        f"purchase-{purchase_id}",
+        at or moment,
+        moment,
+        settings or Settings(),
+    )
+
+
+def run_sequences(
+    session: Session,
+    customer: CustomerRow,
+    trigger: Trigger,
+    event_id: str,
+    at: datetime,
+    now: datetime,
+    settings: Settings,
+) -> int:
+    started = 0
+    event = CustomerEvent(trigger, at, event_id)
+    for sop, version in published_for(session, trigger):
+        base = f"customer:{customer.id}:{sop.id}:{event_id}"
+        if session.scalar(select(TimerRow.id).where(TimerRow.key == base)) is not None:
+            continue
+        calendar = calendar_for(session, sop, settings)
+        decisions = customer_sequence(sop, engine_customer(customer), event, now, calendar)
+        if not decisions:
+            continue
+        _marker(session, base, customer, at, now, {"sop_id": sop.id, "version": version.version})
+        log_event(
+            session,
+            "sequence.started",
+            now,
+            customer_id=customer.id,
+            sop_id=sop.id,
+            version=version.version,
+            trigger=trigger.value,
+            event=event_id,
+        )
+        for decision in decisions:
+            apply_sequence_decision(session, customer, sop, version, decision, now, settings)
+        started += 1
+    return started
+
+
+def _marker(
+    session: Session,
+    key: str,
+    customer: CustomerRow,
+    at: datetime,
+    now: datetime,
+    payload: dict[str, Any],
+) -> None:
+    session.add(
+        TimerRow(
+            key=key,
+            customer_id=customer.id,
+            kind="marker",
+            due_at=at,
+            status=TimerStatus.DONE.value,
+            attempts=0,
+            payload=payload,
+            created_at=now,
+            fired_at=now,
+        )
+    )
+
+
+def apply_sequence_decision(
+    session: Session,
+    customer: CustomerRow,
+    sop: FrontMatter,
+    version: Published | SopVersion,
+    decision: Decision,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    ids: dict[str, Any] = {"customer_id": customer.id}
+    match decision:
+        case SendTemplate():
+            queue_customer_email(session, customer, sop, version, decision, now, settings)
+        case OpenTask():
+            log_event(
+                session,
+                "task.opened",
+                now,
+                **ids,
+                key=decision.key,
+                sop_id=sop.id,
+                step_id=decision.step_id,
+                title=decision.title,
+                owner=decision.owner,
+                due_at=decision.due_at,
+            )
+        case ScheduleFollowup():
+            payload = {
+                "sop_version_id": version.id,
+                "followup_id": decision.followup_id,
+                "template": decision.template,
+                "channel": decision.channel,
+                "send_at": decision.send_at.isoformat(),
+            }
+            schedule_timer(
+                session,
+                decision.key,
+                decision.send_at,
+                f"followup:{decision.followup_id}",
+                now,
+                customer_id=customer.id,
+                kind=SEQUENCE_TIMER,
+                payload=payload,
+            )
+            log_event(
+                session,
+                "followup.scheduled",
+                now,
+                **ids,
+                key=decision.key,
+                sop_id=sop.id,
+                followup_id=decision.followup_id,
+                send_at=decision.send_at,
+            )
+        case CancelFollowup():
+            log_event(
+                session,
+                "followup.cancelled",
+                now,
+                **ids,
+                key=decision.key,
+                followup_id=decision.followup_id,
+                reason=decision.reason,
+            )
+
+
+def queue_customer_email(
+    session: Session,
+    customer: CustomerRow,
+    sop: FrontMatter,
+    version: Published | SopVersion,
+    decision: SendTemplate,
+    now: datetime,
+    settings: Settings,
+) -> OutboxRow | None:
+    """Render and queue a sequence's template for the customer (no case, no thread)."""
+    if outbox_exists(session, decision.key):
+        return None
+    template = sop.templates.get(decision.template)
+    links = case_links(settings, "", now, customer_id=customer.id)
+    rendering = Rendering(
+        settings=settings,
+        now=now,
+        customer=customer_context(customer),
+        links=links,
+        case={"reference": "", "subject": "", "fields": {}, "url": links["case"]},
+        sop=sop,
+        sop_version=version.version,
+    )
+    try:
+        if template is None or decision.channel != "email":
+            raise SopdeskError(f"cannot send {decision.template!r} by e-mail")
+        subject, text, html = render_template_payload(template, rendering, sop.title)
+    except SopdeskError as exc:
+        log_event(
+            session,
+            "message.failed",
+            now,
+            customer_id=customer.id,
+            key=decision.key,
+            template=decision.template,
+            reason=exc.message,
+        )
+        return None
+    payload = email_payload(
+        key=decision.key,
+        subject=subject,
+        text=text,
+        html=html,
+        to=[Mailbox(customer.email, customer.name)],
+        settings=settings,
+        thread=Thread(),
+        case_reference=None,
+        automatic=True,
+        template=decision.template,
+    )
+    row = OutboxRow(
+        key=decision.key,
+        customer_id=customer.id,
+        kind="email",
+        payload=payload,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        message_id=payload["message_id"],
+    )
+    session.add(row)
+    log_event(
+        session,
+        "message.queued",
+        now,
+        customer_id=customer.id,
+        key=decision.key,
+        template=decision.template,
+        sop_id=sop.id,
+    )
+    return row

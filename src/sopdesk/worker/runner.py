@@ -1,0 +1,373 @@
+"""The worker loop (the shell): reclaim, claim a batch, run it, record the outcome.
+
+`Worker.run_once()` does one round (expired leases back to the queue, one batch of
+timers, one batch of e-mails) and returns what it did; `sopdesk worker --once` and the
+tests call it. `Worker.run()` repeats it until `request_stop()` (SIGTERM / SIGINT),
+sleeping `poll_interval` when a round found nothing. On a stop request the current
+batch is finished if it can be within `shutdown_grace` seconds; what is left of it is
+released (claimable at once, attempt not counted).
+
+A failing row never stops the loop: its error is recorded (`last_error`), it is
+retried with back-off or dead-lettered (`policy`), and the next row runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from sopdesk.actions.base import utcnow
+from sopdesk.channels.email_out import SendResult, SmtpConfig
+from sopdesk.settings import Settings
+from sopdesk.store.tables import OutboxRow, OutboxStatus, TimerRow, TimerStatus
+from sopdesk.worker.claim import (
+    DEFAULT_BATCH,
+    DEFAULT_LEASE,
+    ClaimedEmail,
+    ClaimedTimer,
+    Reclaimed,
+    claim_outbox,
+    claim_timers,
+    reclaim_expired,
+    release_outbox,
+    release_timers,
+    renew_outbox,
+    renew_timers,
+)
+from sopdesk.worker.delivery import Delivery, SmtpBatch
+from sopdesk.worker.outbox import build_message
+from sopdesk.worker.policy import Dead, Decision, RetryPolicy, decide_for, describe
+
+log = logging.getLogger("sopdesk.worker")
+
+TIMER_POLICY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=8)
+EMAIL_POLICY = RetryPolicy(base=timedelta(seconds=60), cap=timedelta(hours=4), max_attempts=12)
+
+
+class FireTimer(Protocol):
+    """`sopdesk.actions.timers.do_fire_timer`: one transaction, idempotent."""
+
+    def __call__(
+        self, session: Session, timer_id: int, /, *, now: datetime, worker_id: str
+    ) -> Any: ...
+
+
+Deliver = Delivery
+
+
+def smtp_deliver(config: SmtpConfig) -> Delivery:
+    """Send over SMTP with aiosmtplib, one connection per batch."""
+    return SmtpBatch(config)
+
+
+def default_fire_timer(settings: Settings | None = None) -> FireTimer:
+    """`do_fire_timer` with the server settings bound (read once, not per timer)."""
+    from sopdesk.actions.timers import do_fire_timer  # the actions layer owns the effects
+
+    return partial(do_fire_timer, settings=settings or Settings())
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How one worker runs. `deliver=None`: no SMTP configured, e-mail stays queued."""
+
+    worker_id: str
+    secret: str
+    batch: int = DEFAULT_BATCH
+    lease: timedelta = DEFAULT_LEASE
+    poll_interval: float = 1.0
+    shutdown_grace: float = 10.0
+    send_timeout: float = 30.0
+    timer_policy: RetryPolicy = TIMER_POLICY
+    email_policy: RetryPolicy = EMAIL_POLICY
+    reclaim_all_at_start: bool = False  # SQLite with the worker lock: nobody else runs
+
+
+@dataclass
+class RoundStats:
+    """What one `run_once` did."""
+
+    fired: int = 0
+    timer_failures: int = 0
+    sent: int = 0
+    email_failures: int = 0
+    dead: int = 0
+    released: int = 0
+    reclaimed: Reclaimed = field(default_factory=Reclaimed)
+
+    @property
+    def worked(self) -> int:
+        return self.fired + self.timer_failures + self.sent + self.email_failures
+
+
+class Worker:
+    """Runs timers and the e-mail outbox against one database."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: WorkerConfig,
+        *,
+        deliver: Deliver | None,
+        fire_timer: FireTimer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.deliver = deliver
+        self._fire_timer = fire_timer
+        self.clock = clock
+        self.jitter = jitter
+        self._stop = threading.Event()
+        self._stop_at: float | None = None
+        self._started = False
+
+    @property
+    def fire_timer(self) -> FireTimer:
+        if self._fire_timer is None:
+            self._fire_timer = default_fire_timer()
+        return self._fire_timer
+
+    # -- control -------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Finish (or, after `shutdown_grace`, release) the current batch, then return."""
+        if self._stop_at is None:
+            self._stop_at = time.monotonic()
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _abandon(self) -> bool:
+        """True once a stop was requested longer than `shutdown_grace` ago."""
+        return (
+            self._stop_at is not None
+            and time.monotonic() - self._stop_at >= self.config.shutdown_grace
+        )
+
+    def run(self) -> None:
+        """Loop until `request_stop()`; a round that raises is logged and retried."""
+        while not self.stopping:
+            try:
+                stats = self.run_once()
+            except Exception:
+                log.exception("worker %s: round failed; retrying", self.config.worker_id)
+                self._stop.wait(max(self.config.poll_interval, 1.0))
+                continue
+            if not stats.worked:
+                self._stop.wait(self.config.poll_interval)
+
+    def run_once(self) -> RoundStats:
+        """One round: reclaim expired leases, one batch of timers, one batch of e-mail."""
+        stats = RoundStats()
+        with self.sessions() as session:
+            force = self.config.reclaim_all_at_start and not self._started
+            stats.reclaimed = reclaim_expired(
+                session,
+                self.clock(),
+                timer_policy=self.config.timer_policy,
+                email_policy=self.config.email_policy,
+                force=force,
+            )
+            self._started = True
+            stats.dead += stats.reclaimed.timers_dead + stats.reclaimed.emails_dead
+            if not self.stopping:
+                self._timer_batch(session, stats)
+            if not self.stopping and self.deliver is not None:
+                self._email_batch(session, stats)
+        return stats
+
+    # -- timers --------------------------------------------------------------------
+
+    def _timer_batch(self, session: Session, stats: RoundStats) -> None:
+        me = self.config.worker_id
+        claimed = claim_timers(session, self.clock(), me, self.config.batch, self.config.lease)
+        lease_until = self.clock() + self.config.lease
+        for index, item in enumerate(claimed):
+            if self._abandon():
+                stats.released += release_timers(session, claimed[index:], me)
+                return
+            if self._lease_short(lease_until, margin=self.config.lease / 4):
+                lease_until = self.clock() + self.config.lease
+                held = renew_timers(session, claimed[index:], me, lease_until)
+                if item.id not in held:
+                    continue
+            self._fire(session, item, stats)
+
+    def _fire(self, session: Session, item: ClaimedTimer, stats: RoundStats) -> None:
+        try:
+            self.fire_timer(session, item.id, now=self.clock(), worker_id=self.config.worker_id)
+        except Exception as exc:
+            session.rollback()
+            stats.timer_failures += 1
+            decision = decide_for(
+                exc,
+                attempts=item.attempts,
+                policy=self.config.timer_policy,
+                now=self.clock(),
+                jitter=self.jitter(),
+            )
+            stats.dead += self._record_timer_failure(session, item, decision)
+            log.warning("timer %s (%s) failed: %s", item.id, item.key, describe(exc))
+        else:
+            stats.fired += 1
+
+    def _record_timer_failure(
+        self, session: Session, item: ClaimedTimer, decision: Decision
+    ) -> int:
+        values: dict[str, Any] = {"locked_by": None, "last_error": decision.error}
+        if isinstance(decision, Dead):
+            values |= {"status": TimerStatus.DEAD.value, "locked_until": None}
+        else:  # back to the queue, not before decision.at (due_at keeps the real due time)
+            values |= {"status": TimerStatus.PENDING.value, "locked_until": decision.at}
+        session.execute(
+            update(TimerRow)
+            .where(
+                TimerRow.id == item.id,
+                TimerRow.status == TimerStatus.RUNNING.value,
+                TimerRow.attempts == item.attempts,
+            )
+            .values(**values)
+        )
+        session.commit()
+        return int(isinstance(decision, Dead))
+
+    # -- e-mail --------------------------------------------------------------------
+
+    def _email_batch(self, session: Session, stats: RoundStats) -> None:
+        now = self.clock()
+        claimed = claim_outbox(
+            session, now, self.config.worker_id, self.config.batch, self.config.lease
+        )
+        lease_until = now + self.config.lease
+        try:
+            self._send_all(session, claimed, lease_until, stats)
+        finally:
+            assert self.deliver is not None
+            self.deliver.close()
+
+    def _send_all(
+        self,
+        session: Session,
+        claimed: list[ClaimedEmail],
+        lease_until: datetime,
+        stats: RoundStats,
+    ) -> None:
+        for index, item in enumerate(claimed):
+            if self._abandon():
+                stats.released += release_outbox(session, claimed[index:], self.clock())
+                return
+            margin = timedelta(seconds=self.config.send_timeout + 5)
+            if self._lease_short(lease_until, margin=margin):
+                lease_until = self.clock() + max(self.config.lease, margin)
+                if item.id not in renew_outbox(session, claimed[index:], lease_until):
+                    continue
+            self._send(session, item, stats)
+
+    def _lease_short(self, lease_until: datetime, *, margin: timedelta) -> bool:
+        return lease_until - self.clock() < margin
+
+    def _send(self, session: Session, item: ClaimedEmail, stats: RoundStats) -> None:
+        assert self.deliver is not None
+        try:
+            message = build_message(
+                item.key,
+                item.payload,
+                created_at=item.created_at,
+                secret=self.config.secret,
+            )
+            _check_message_id(item, message["Message-ID"])
+            result = self.deliver(message)
+        except Exception as exc:
+            stats.email_failures += 1
+            decision = decide_for(
+                exc,
+                attempts=item.attempts,
+                policy=self.config.email_policy,
+                now=self.clock(),
+                jitter=self.jitter(),
+            )
+            stats.dead += self._record_email_failure(session, item, decision)
+            log.warning("e-mail %s (%s) not sent: %s", item.id, item.key, describe(exc))
+            return
+        stats.sent += 1
+        self._record_sent(session, item, result)
+
+    def _record_sent(self, session: Session, item: ClaimedEmail, result: SendResult) -> None:
+        note = _refused_note(result)
+        changed = session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == item.id,
+                OutboxRow.status == OutboxStatus.SENDING.value,
+                OutboxRow.attempts == item.attempts,
+            )
+            .values(
+                status=OutboxStatus.SENT.value,
+                message_id=f"<{result.message_id}>",
+                sent_at=self.clock(),
+                last_error=note,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        session.commit()
+        if not changed:
+            log.warning(
+                "e-mail %s (%s) was sent after this worker's lease ran out; another worker "
+                "may send it again with the same Message-ID",
+                item.id,
+                item.key,
+            )
+
+    def _record_email_failure(
+        self, session: Session, item: ClaimedEmail, decision: Decision
+    ) -> int:
+        values: dict[str, Any] = {"last_error": decision.error}
+        if isinstance(decision, Dead):
+            values["status"] = OutboxStatus.DEAD.value
+        else:
+            values |= {"status": OutboxStatus.FAILED.value, "next_attempt_at": decision.at}
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == item.id,
+                OutboxRow.status == OutboxStatus.SENDING.value,
+                OutboxRow.attempts == item.attempts,
+            )
+            .values(**values)
+        )
+        session.commit()
+        return int(isinstance(decision, Dead))
+
+
+def _check_message_id(item: ClaimedEmail, sent_id: str) -> None:
+    """Warn when the Message-ID we send is not the one intake stored for threading:
+    the worker's SOPDESK_SECRET_KEY differs from the one that queued the message."""
+    stored = str(item.payload.get("message_id") or "").strip("<> ")
+    if stored and stored != sent_id.strip("<> "):
+        log.warning(
+            "e-mail %s (%s): its Message-ID differs from the one stored when it was queued; "
+            "is SOPDESK_SECRET_KEY the same for the worker and the web server?",
+            item.id,
+            item.key,
+        )
+
+
+def _refused_note(result: SendResult) -> str | None:
+    """Recipients the server turned down while it took the message for the others."""
+    if not result.refused:
+        return None
+    details = "; ".join(f"{a}: {c} {m}" for a, (c, m) in sorted(result.refused.items()))
+    return f"sent, but {len(result.refused)} recipient(s) refused: {details}"[:2000]

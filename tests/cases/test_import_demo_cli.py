@@ -1,0 +1,141 @@
+"""CSV import into the database, the demo data, and the `sopdesk case` / `demo` commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.case_import import do_import_cases
+from sopdesk.actions.demo import do_load_demo
+from sopdesk.actions.sop_files import library_sources
+from sopdesk.errors import Conflict
+from sopdesk.settings import Settings
+from sopdesk.sop.parser import parse_sop
+from sopdesk.store.tables import CaseEventRow, CaseRow, OutboxRow, SopRunRow
+from tests.cases.conftest import MONDAY
+from tests.channels.test_csv_import import FRESHDESK_EXPORT, ZENDESK_EXPORT
+from tests.conftest import Runner
+
+
+def test_a_messy_zendesk_export_is_imported_with_its_bad_rows_reported(
+    library: Session, settings: Settings
+) -> None:
+    report = do_import_cases(library, "\ufeff" + ZENDESK_EXPORT, now=MONDAY, settings=settings)
+    assert report.format == "zendesk" and report.rows == 8
+    assert report.rejected_rows == (6, 8)  # no subject or body; ticket 5001 a second time
+    assert len(report.imported) == report.rows - len(report.rejected_rows)
+    assert any("same ticket id" in p.message for p in report.problems)
+    cases = {c.external_id: c for c in library.scalars(select(CaseRow))}
+    assert set(cases) == {"5001", "5002", "5003", "5004", "5006", "5007"}
+    solved = cases["5001"]
+    assert (solved.status, solved.priority, solved.external_source) == (
+        "resolved",
+        "high",
+        "zendesk",
+    )
+    assert solved.resolved_at is not None and solved.opened_at < solved.resolved_at
+    assert solved.customer.email == "ana@example.com" and solved.assignee == "Bob Agent"
+    assert solved.route["sop_id"] == "returns-and-refunds"  # suggested, not started
+    walk_in = cases["5002"]
+    assert walk_in.customer.email.endswith("@import.invalid")
+    assert library.scalar(select(func.count(SopRunRow.id))) == 0
+    assert library.scalar(select(func.count(OutboxRow.id))) == 0
+
+
+def test_importing_the_same_export_twice_adds_nothing(library: Session, settings: Settings) -> None:
+    first = do_import_cases(library, FRESHDESK_EXPORT, now=MONDAY, settings=settings)
+    assert first.format == "freshdesk" and first.imported
+    count = library.scalar(select(func.count(CaseRow.id)))
+    again = do_import_cases(
+        library,
+        FRESHDESK_EXPORT,
+        source_format="freshdesk",
+        now=MONDAY + timedelta(days=1),
+        settings=settings,
+    )
+    assert again.imported == () and len(again.duplicates) == len(first.imported)
+    assert library.scalar(select(func.count(CaseRow.id))) == count
+
+
+def test_the_demo_runs_every_library_sop_and_refuses_to_load_twice(
+    session: Session, settings: Settings
+) -> None:
+    report = do_load_demo(session, now=MONDAY + timedelta(days=30), settings=settings)
+    library_ids = {parse_sop(raw).document.meta.id for _, raw in library_sources()}  # type: ignore[union-attr]
+    assert library_ids <= report.sops
+    statuses = set(session.scalars(select(CaseRow.status)))
+    assert {"new", "open", "pending", "resolved"} <= statuses
+    kinds = set(session.scalars(select(CaseEventRow.kind)))
+    assert {
+        "sla.warning",
+        "sla.breached",
+        "escalated",
+        "followup.sent",
+        "case.reopened",
+        "sequence.started",
+        "task.opened",
+    } <= kinds
+    repeat = session.scalar(
+        select(func.count(CaseRow.id)).where(CaseRow.customer.has(email="maya.rossi@example.net"))
+    )
+    assert repeat is not None and repeat >= 3
+    assert session.scalar(select(func.count(OutboxRow.id)).where(OutboxRow.status == "sent"))
+    failed = list(
+        session.scalars(select(CaseEventRow).where(CaseEventRow.kind == "message.failed"))
+    )
+    assert failed == []
+    with pytest.raises(Conflict, match="already loaded"):
+        do_load_demo(session, now=MONDAY + timedelta(days=31), settings=settings)
+
+
+@pytest.fixture
+def initialised(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Runner
+) -> Iterator[Runner]:
+    monkeypatch.setenv("SOPDESK_DATABASE_URL", db_url)
+    monkeypatch.setenv("SOPDESK_DATA_DIR", str(tmp_path))
+    assert cli("init").code == 0
+    yield cli
+
+
+def test_case_open_list_show_and_import_commands(initialised: Runner, tmp_path: Path) -> None:
+    cli = initialised
+    opened = cli(
+        "case",
+        "open",
+        "--email",
+        "ann@customer.example",
+        "--name",
+        "Ann Lee",
+        "--subject",
+        "Return my shoes",
+        "--body",
+        "Wrong size, refund please",
+    )
+    assert opened.code == 0, opened.err
+    assert "opened SD-1" in opened.out and "returns-and-refunds" in opened.out
+    listed = cli("case", "list")
+    assert "SD-1" in listed.out and "ann@customer.example" in listed.out
+    shown = cli("case", "show", "SD-1")
+    assert "acknowledge" in shown.out and "message.queued" in shown.out
+    missing = cli("case", "show", "SD-99")
+    assert missing.code == 1 and "no case" in missing.err
+    export = tmp_path / "zendesk.csv"
+    export.write_text(ZENDESK_EXPORT, encoding="utf-8")
+    imported = cli("case", "import", str(export), "--format", "zendesk")
+    assert imported.code == 0 and "zendesk: 8 rows" in imported.out and "row " in imported.out
+    assert "0 imported" in cli("case", "import", str(export)).out
+
+
+def test_demo_command_loads_once(initialised: Runner) -> None:
+    cli = initialised
+    first = cli("demo")
+    assert first.code == 0 and "returns-and-refunds" in first.out
+    second = cli("demo")
+    assert second.code == 1 and "already loaded" in second.err
+    assert cli("demo", "--if-new").code == 0

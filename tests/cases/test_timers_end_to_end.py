@@ -1,0 +1,208 @@
+"""Timers as the worker fires them, and the returns SOP on paper with a frozen, advanced clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sopdesk.actions import cases as changes
+from sopdesk.actions.case_reads import get_case
+from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.intake import do_receive_email
+from sopdesk.actions.sequences import do_create_customer, do_customer_created, do_purchase
+from sopdesk.actions.timers import do_fire_timer
+from sopdesk.links import verify_link
+from sopdesk.settings import Settings
+from sopdesk.store.tables import CaseEventRow, OutboxRow, TimerRow
+from tests.cases.conftest import LEAD, MONDAY, email, events, fire_due, outbox, timers
+
+
+def hours(n: float) -> datetime:
+    return MONDAY + timedelta(hours=n)
+
+
+def rows(session: Session) -> tuple[int, int, int]:
+    return (
+        session.scalar(select(func.count(OutboxRow.id))) or 0,
+        session.scalar(select(func.count(CaseEventRow.id))) or 0,
+        session.scalar(select(func.count(TimerRow.id))) or 0,
+    )
+
+
+def start(session: Session, settings: Settings) -> int:
+    raw = email("I want to return my shoes", "Wrong size, I would like a refund please.")
+    result = do_receive_email(session, raw, received_at=MONDAY, settings=settings)
+    assert result.case_id is not None
+    return result.case_id
+
+
+def test_returns_sop_end_to_end_on_paper(library: Session, settings: Settings) -> None:
+    case_id = start(library, settings)
+    ref = get_case(library, case_id).reference
+    assert [row.key for row in outbox(library, case_id)] == [f"{ref}:step:acknowledge:send"]
+
+    # 13:00 — 75% of check-eligibility's 4 business hours: the lead is warned.
+    fire_due(library, hours(3), settings)
+    [warning] = events(library, case_id, "sla.warning")
+    assert warning.data["target"] == "step:check-eligibility"
+    notice = next(r for r in outbox(library, case_id) if r.key.endswith(":notify:support-lead"))
+    assert notice.payload["to"][0]["address"] == LEAD
+    assert get_case(library, case_id).assignee is None
+
+    # 14:00 — the breach escalates: support-manager takes it over at high priority.
+    fire_due(library, hours(4), settings)
+    assert [e.data["target"] for e in events(library, case_id, "sla.breached")] == [
+        "step:check-eligibility"
+    ]
+    case = get_case(library, case_id)
+    assert (case.assignee, case.priority) == ("support-manager", "high")
+
+    # The agent works the case; the warehouse records the item; the refund is paid.
+    changes.do_reply(
+        library,
+        case_id,
+        author="Sam Lee",
+        template_id="return-label",
+        now=hours(4.5),
+        settings=settings,
+    )
+    for step in ("check-eligibility", "label"):
+        changes.do_complete_step(
+            library, case_id, step, by="sam", now=hours(4.5), settings=settings
+        )
+    changes.do_record_event(
+        library, case_id, "item_received", by="warehouse", now=hours(24), settings=settings
+    )
+    for step in ("receive", "refund"):
+        changes.do_complete_step(library, case_id, step, by="sam", now=hours(25), settings=settings)
+    resolved_at = hours(26)
+    changes.do_resolve(library, case_id, by="sam", now=resolved_at, settings=settings)
+    scheduled = {
+        e.data["followup_id"]: e.data["send_at"]
+        for e in events(library, case_id, "followup.scheduled")
+    }
+    assert scheduled == {
+        "survey": (resolved_at + timedelta(days=1)).isoformat(),
+        "review": (resolved_at + timedelta(days=7)).isoformat(),
+    }
+
+    # +1 day: the survey goes out, with a signed survey link.
+    fire_due(library, resolved_at + timedelta(days=1), settings)
+    survey = next(r for r in outbox(library, case_id) if ":followup:survey:" in r.key)
+    link = next(w for w in survey.payload["text"].split() if "/l/survey/" in w)
+    token = link.rsplit("/", 1)[1]
+    assert verify_link("test-secret", "survey", token, resolved_at)["case"] == ref
+    assert survey.payload["in_reply_to"] == "m1@customer.example"
+
+    # The customer writes back: the case reopens and the review request is cancelled.
+    reply = email(f"Re: [{ref}]", "The refund has not arrived.", message_id="<m5@c.example>")
+    do_receive_email(library, reply, received_at=resolved_at + timedelta(days=2), settings=settings)
+    assert get_case(library, case_id).status == "open"
+    [cancelled] = events(library, case_id, "followup.cancelled")
+    assert cancelled.data["followup_id"] == "review"
+    review_timer = timers(library, case_id)[f"{ref}:followup:review:r1"]
+    assert review_timer.status == "cancelled"
+    fire_due(library, resolved_at + timedelta(days=10), settings)
+    assert not any(":followup:review:" in r.key for r in outbox(library, case_id))
+
+
+def test_firing_a_timer_twice_is_a_no_op(library: Session, settings: Settings) -> None:
+    case_id = start(library, settings)
+    timer = min(timers(library, case_id).values(), key=lambda t: t.due_at)
+    timer_id, due = timer.id, timer.due_at
+    do_fire_timer(library, timer_id, now=due, worker_id="w1", settings=settings)
+    after_first = rows(library)
+    assert library.get(TimerRow, timer_id).fired_at == due  # type: ignore[union-attr]
+    do_fire_timer(library, timer_id, now=due, worker_id="w1", settings=settings)
+    do_fire_timer(
+        library, timer_id, now=due + timedelta(minutes=1), worker_id="w2", settings=settings
+    )
+    assert rows(library) == after_first
+
+
+def test_a_timer_that_is_not_due_or_locked_elsewhere_does_nothing(
+    library: Session, settings: Settings
+) -> None:
+    case_id = start(library, settings)
+    timer = min(timers(library, case_id).values(), key=lambda t: t.due_at)
+    timer_id, due = timer.id, timer.due_at
+    before = rows(library)
+    do_fire_timer(library, timer_id, now=due - timedelta(seconds=1), settings=settings)
+    assert rows(library) == before
+    timer = library.get(TimerRow, timer_id)
+    assert timer is not None
+    timer.status, timer.locked_by, timer.locked_until = "running", "w1", due + timedelta(minutes=5)
+    library.commit()
+    do_fire_timer(library, timer_id, now=due, worker_id="w2", settings=settings)
+    assert rows(library) == before
+    do_fire_timer(library, timer_id, now=due, worker_id="w1", settings=settings)
+    assert library.get(TimerRow, timer_id).status in ("done", "pending")  # type: ignore[union-attr]
+    assert events(library, case_id, "sla.warning")
+
+
+def test_onboarding_sends_welcome_and_its_follow_ups_fire(
+    library: Session, settings: Settings
+) -> None:
+    customer = do_create_customer(
+        library, email="new@customer.example", name="Nia Obi", now=MONDAY, settings=settings
+    )
+    [welcome] = outbox(library)
+    assert welcome.customer_id == customer.id and welcome.case_id is None
+    assert "Nia" in welcome.payload["text"] and welcome.payload["in_reply_to"] is None
+    sequence = [t for t in library.scalars(select(TimerRow)) if t.kind == "sequence"]
+    assert {t.due_at for t in sequence} == {MONDAY + timedelta(days=3), MONDAY + timedelta(days=14)}
+    tasks = library.scalars(select(CaseEventRow).where(CaseEventRow.kind == "task.opened"))
+    assert {t.data["step_id"] for t in tasks} >= {"set-up-account"}
+    fire_due(library, MONDAY + timedelta(days=15), settings)
+    assert len(outbox(library)) == 3
+    assert all(t.status == "done" for t in library.scalars(select(TimerRow)))
+    before = rows(library)
+    assert do_customer_created(library, customer.id, now=MONDAY, settings=settings) == 0
+    assert rows(library) == before
+
+
+def test_loyalty_starts_at_the_third_purchase_once(library: Session, settings: Settings) -> None:
+    customer = do_create_customer(
+        library, email="loyal@customer.example", name="Lou Park", now=MONDAY, settings=settings
+    )
+    started = [
+        do_purchase(library, customer.id, purchase_id=str(n), now=hours(n), settings=settings)
+        for n in (1, 2, 3, 3)
+    ]
+    assert started == [0, 0, 1, 0]
+    assert library.get(type(customer), customer.id).purchases == 3  # type: ignore[union-attr]
+    kinds = library.scalars(
+        select(CaseEventRow.data).where(CaseEventRow.kind == "sequence.started")
+    )
+    assert [d["sop_id"] for d in kinds] == ["customer-onboarding", "loyalty-recognition"]
+
+
+def test_a_role_without_an_address_is_logged_not_mailed(library: Session) -> None:
+    plain = Settings(support_address="support@shop.example", secret_key="test-secret")
+    case_id = start(library, plain)
+    fire_due(library, hours(3), plain)
+    [warning] = events(library, case_id, "sla.warning")
+    assert (warning.data["notify"], warning.data["notified"]) == (["support-lead"], [])
+    assert not any(":notify:" in row.key for row in outbox(library, case_id))
+
+
+def test_a_template_with_an_unfilled_field_is_not_sent(
+    library: Session, settings: Settings
+) -> None:
+    case = do_open_case(
+        library,
+        customer_email="bo@customer.example",
+        subject="New order",
+        body="order",
+        channel="web",
+        case_type="order",
+        now=MONDAY,
+        settings=settings,
+    )
+    assert case.sop_id == "order-processing"
+    [failed] = events(library, case.id, "message.failed")
+    assert failed.data["template"] == "order-confirmation"
+    assert "order_number" in failed.data["reason"]
+    assert outbox(library, case.id) == []
