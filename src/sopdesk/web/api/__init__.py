@@ -21,7 +21,7 @@ import sopdesk
 from sopdesk.actions.users import user_groups
 from sopdesk.auth.permissions import Principal, allowed_actions
 from sopdesk.errors import SopdeskError
-from sopdesk.web.api import errors, identity
+from sopdesk.web.api import calendars, cases, customers, errors, identity, sops, webhooks
 from sopdesk.web.api.deps import require
 from sopdesk.web.rendering import page
 from sopdesk.web.security import DbSession, SignInRequired, sign_in_redirect
@@ -73,6 +73,11 @@ def me(principal: Annotated[Principal, Depends(require("profile.read"))], sessio
 
 
 router.include_router(identity.router)
+router.include_router(cases.router)
+router.include_router(customers.router)
+router.include_router(sops.router)
+router.include_router(calendars.router)
+router.include_router(webhooks.router)
 
 
 # --- the schema and the reference page -----------------------------------------------

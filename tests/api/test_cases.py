@@ -1,0 +1,222 @@
+"""/api/v1/cases on SQLite and PostgreSQL: open, list, read, reply, note, steps, status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.cases import do_open_case
+from tests.api.conftest import problem
+
+NEW_CASE = {
+    "customer": {"email": "Ann@Customer.example", "name": "Ann Lee"},
+    "subject": "Question about opening hours",
+    "body": "Hello, what are your opening hours on Saturday?",
+}
+
+
+def _open(client: TestClient, headers: dict[str, str], **extra: object) -> dict[str, object]:
+    response = client.post("/api/v1/cases", json=NEW_CASE | extra, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_open_a_case_routes_it_and_starts_the_sop(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    response = client.post("/api/v1/cases", json=NEW_CASE, headers=agent)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["reference"] == f"SD-{case['id']}"
+    assert response.headers["location"] == f"/api/v1/cases/{case['reference']}"
+    assert case["customer"]["email"] == "ann@customer.example"
+    assert case["sop"] == "inquiry-response" and case["sop_version"] == 1
+    assert case["channel"] == "api" and case["status"] in {"new", "open"}
+    steps = {step["step_id"]: step for step in case["steps"]}
+    assert steps["answer"]["title"] == "Answer the inquiry"
+    assert steps["answer"]["due_at"] is not None and steps["answer"]["status"] != "done"
+    assert any(clock["target"] == "metric:first_response" for clock in case["clocks"])
+    assert case["messages"][0]["kind"] == "inbound"
+    assert "case.opened" in [e["kind"] for e in case["events"]]
+    fetched = client.get(f"/api/v1/cases/{case['reference'].lower()}", headers=agent).json()
+    assert fetched["id"] == case["id"] and fetched["steps"] == case["steps"]
+
+
+def test_invalid_cases_are_422_problems(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    body = problem(client.post("/api/v1/cases", json={"subject": "x"}, headers=agent), 422)
+    assert {"#/customer"} <= {e.get("pointer") for e in body["errors"]}
+    bad = NEW_CASE | {"channel": "pigeon"}
+    assert (
+        "unknown channel"
+        in problem(client.post("/api/v1/cases", json=bad, headers=agent), 422)["detail"]
+    )
+    nul = NEW_CASE | {"subject": "a\x00b"}
+    problem(client.post("/api/v1/cases", json=nul, headers=agent), 422, "invalid_input")
+    problem(client.get("/api/v1/cases/SD-999999", headers=agent), 404, "not_found")
+    problem(client.get("/api/v1/cases/not-a-ref", headers=agent), 422, "invalid_input")
+
+
+def test_unauthenticated_calls_are_401_problem_json(client: TestClient) -> None:
+    for response in (
+        client.post("/api/v1/cases", json=NEW_CASE),
+        client.get("/api/v1/cases"),
+        client.get("/api/v1/sops"),
+    ):
+        problem(response, 401, "unauthenticated")
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_reply_note_steps_status_and_assign(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    ref = _open(client, agent)["reference"]
+    base = f"/api/v1/cases/{ref}"
+    note = client.post(f"{base}/notes", json={"text": "Checked the shop hours."}, headers=agent)
+    assert note.status_code == 201 and note.json()["kind"] == "note"
+    problem(client.post(f"{base}/notes", json={"text": ""}, headers=agent), 422)
+    typed = client.post(f"{base}/replies", json={"text": "We open at 10."}, headers=agent)
+    assert typed.status_code == 201, typed.text
+    assert typed.json()["kind"] == "outbound" and typed.json()["author"] == "agent@example.com"
+    templated = client.post(
+        f"{base}/replies", json={"template_id": "inquiry-answer"}, headers=agent
+    )
+    assert templated.status_code == 201, templated.text
+    assert "Ann" in templated.json()["text"]
+    problem(client.post(f"{base}/replies", json={"template_id": "nope"}, headers=agent), 404)
+    problem(client.post(f"{base}/replies", json={}, headers=agent), 422)
+
+    done = client.post(f"{base}/steps/triage/complete", headers=agent)
+    assert done.status_code == 200, done.text
+    triage = next(s for s in done.json()["steps"] if s["step_id"] == "triage")
+    assert triage["status"] == "done" and triage["actor"] == "agent@example.com"
+    problem(client.post(f"{base}/steps/hand-over/skip", json={}, headers=agent), 422)
+    skipped = client.post(f"{base}/steps/hand-over/skip", json={"reason": "simple"}, headers=agent)
+    assert skipped.status_code == 200, skipped.text
+    hand_over = next(s for s in skipped.json()["steps"] if s["step_id"] == "hand-over")
+    assert hand_over["status"] == "skipped" and hand_over["reason"] == "simple"
+    problem(client.post(f"{base}/steps/no-such-step/complete", headers=agent), 404)
+
+    assigned = client.post(f"{base}/assign", json={"assignee": "bob"}, headers=agent).json()
+    assert assigned["assignee"] == "bob"
+    assert "case.assigned" in [e["kind"] for e in assigned["events"]]
+    pending = client.post(f"{base}/status", json={"status": "pending"}, headers=agent)
+    assert pending.status_code == 200 and pending.json()["status"] == "pending"
+    problem(client.post(f"{base}/status", json={"status": "lost"}, headers=agent), 422)
+
+
+def test_override_and_resolve_through_the_gate(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    ref = _open(client, agent)["reference"]
+    base = f"/api/v1/cases/{ref}"
+    blocked = client.post(f"{base}/status", json={"status": "resolved"}, headers=agent)
+    assert problem(blocked, 409)["code"]
+    problem(client.post(f"{base}/steps/triage/override", json={"reason": ""}, headers=agent), 422)
+    overridden = client.post(
+        f"{base}/steps/triage/override", json={"reason": "answered by phone"}, headers=agent
+    )
+    assert overridden.status_code == 200, overridden.text
+    triage = next(s for s in overridden.json()["steps"] if s["step_id"] == "triage")
+    assert triage["reason"] == "answered by phone"
+
+
+def test_record_an_sop_event(client: TestClient, library: Session, agent: dict[str, str]) -> None:
+    ref = _open(client, agent, sop="returns-and-refunds", subject="Return my boots")["reference"]
+    recorded = client.post(f"/api/v1/cases/{ref}/events/item_received", headers=agent)
+    assert recorded.status_code == 200, recorded.text
+    assert "event.recorded" in [e["kind"] for e in recorded.json()["events"]]
+    at = {"at": "2026-03-02T10:00:00"}  # no offset: refused
+    problem(client.post(f"/api/v1/cases/{ref}/events/item_received", json=at, headers=agent), 422)
+
+
+def test_list_filters(client: TestClient, library: Session, agent: dict[str, str]) -> None:
+    first = _open(client, agent)
+    second = _open(
+        client,
+        agent,
+        customer={"email": "bo@customer.example", "name": "Bo"},
+        subject="Boots arrived broken",
+        channel="email",
+        sop="returns-and-refunds",
+    )
+    triage = _open(client, agent, subject="zzz", body="", sop=None, case_type=None)
+    client.post(
+        f"/api/v1/cases/{second['reference']}/assign", json={"assignee": "kim"}, headers=agent
+    )
+
+    def refs(**params: object) -> list[str]:
+        response = client.get("/api/v1/cases", params=params, headers=agent)
+        assert response.status_code == 200, response.text
+        return [case["reference"] for case in response.json()["items"]]
+
+    everything = refs()
+    assert set(everything) == {first["reference"], second["reference"], triage["reference"]}
+    assert refs(channel="email") == [second["reference"]]
+    assert refs(assignee="kim") == [second["reference"]]
+    assert refs(sop="inquiry-response") == [first["reference"]]
+    assert refs(q="BOOTS") == [second["reference"]]
+    assert refs(q=first["reference"]) == [first["reference"]]
+    assert refs(q="bo@customer") == [second["reference"]]
+    assert set(refs(status=["new", "open"])) <= set(everything)
+    assert refs(status="closed") == []
+    assert refs(breached=True) == []
+    assert refs(q="50%_off") == []
+    old = do_open_case(
+        library,
+        customer_email="late@customer.example",
+        subject="An old question",
+        sop_id="inquiry-response",
+        now=datetime(2020, 3, 2, 10, 0, tzinfo=UTC),
+    )
+    assert refs(breached=True) == [old.reference]
+    assert old.reference not in refs(breached=False)
+    due = {c["reference"] for c in (first, second, triage) if c["next_due_at"]} | {old.reference}
+    assert first["reference"] in due and second["reference"] in due
+    assert set(refs(due_before="2100-01-01T00:00:00+00:00")) == due
+    assert refs(due_before="2000-01-01T00:00:00+00:00") == []
+    assert set(refs(breached=False)) == set(everything)  # the three opened just now
+    problem(client.get("/api/v1/cases", params={"limit": 0}, headers=agent), 422)
+    problem(client.get("/api/v1/cases", params={"cursor": "garbage!"}, headers=agent), 422)
+    huge = "WyIyMDI2LTAzLTAyVDEwOjAwOjAwKzAwOjAwIiwgOTk5OTk5OTk5OTk5OTk5XQ"  # id 999999999999999
+    problem(client.get("/api/v1/cases", params={"cursor": huge}, headers=agent), 422)
+    problem(
+        client.get("/api/v1/cases", params={"due_before": "2026-01-01T00:00"}, headers=agent), 422
+    )
+
+
+def test_cursor_pagination_is_stable(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    opened = [
+        _open(client, agent, customer={"email": f"c{i}@x.example", "name": ""})["reference"]
+        for i in range(7)
+    ]
+    seen: list[str] = []
+    url: str | None = "/api/v1/cases?limit=3"
+    pages = 0
+    while url:
+        response = client.get(url, headers=agent)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [case["reference"] for case in body["items"]]
+        pages += 1
+        if body["next_cursor"] is None:
+            assert "link" not in response.headers
+            url = None
+        else:
+            link = response.headers["link"]
+            assert link.endswith('>; rel="next"') and "limit=3" in link
+            url = link[1 : link.index(">")]
+            assert f"cursor={body['next_cursor']}" in url
+            if pages == 1:  # a case that changes while paging neither repeats nor vanishes
+                client.post(f"/api/v1/cases/{seen[0]}/notes", json={"text": "x"}, headers=agent)
+                _open(client, agent, customer={"email": "late@x.example", "name": ""})
+    assert pages == 3
+    assert len(seen) == len(set(seen))
+    assert set(opened) <= set(seen)
+    again = client.get("/api/v1/cases?limit=3", headers=agent).json()
+    assert [c["reference"] for c in again["items"]] == seen[:3]

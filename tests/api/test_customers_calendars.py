@@ -1,0 +1,56 @@
+"""/api/v1/customers and /api/v1/calendars."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.api.conftest import problem
+
+
+def test_customers_list_and_history(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    for index, email in enumerate(["a@x.example", "b@x.example", "a@x.example"]):
+        body = {"customer": {"email": email, "name": f"N{index}"}, "subject": f"Question {index}"}
+        assert client.post("/api/v1/cases", json=body, headers=agent).status_code == 201
+    first = client.get("/api/v1/customers?limit=1", headers=agent)
+    assert first.status_code == 200
+    assert [c["email"] for c in first.json()["items"]] == ["a@x.example"]
+    assert first.json()["next_cursor"] and 'rel="next"' in first.headers["link"]
+    second = client.get(
+        "/api/v1/customers",
+        params={"limit": 1, "cursor": first.json()["next_cursor"]},
+        headers=agent,
+    ).json()
+    assert [c["email"] for c in second["items"]] == ["b@x.example"] and second[
+        "next_cursor"
+    ] is None
+    assert [
+        c["email"] for c in client.get("/api/v1/customers?q=B@X", headers=agent).json()["items"]
+    ] == ["b@x.example"]
+    by_email = client.get("/api/v1/customers/A@x.example", headers=agent).json()
+    assert by_email["name"] == "N0" and len(by_email["cases"]) == 2
+    assert "case.opened" in [e["kind"] for e in by_email["events"]]
+    by_id = client.get(f"/api/v1/customers/{by_email['id']}", headers=agent).json()
+    assert by_id["cases"] == by_email["cases"]
+    problem(client.get("/api/v1/customers/99999999999999", headers=agent), 404)
+    problem(client.get("/api/v1/customers/nobody@x.example", headers=agent), 404)
+
+
+def test_calendars_put_get_list_and_validation(
+    client: TestClient, session: Session, manager: dict[str, str], agent: dict[str, str]
+) -> None:
+    config = {"timezone": "Europe/London", "hours": "mon-fri 09:00-17:30", "holidays": ["GB"]}
+    saved = client.put("/api/v1/calendars/uk-office", json=config, headers=manager)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["config"]["timezone"] == "Europe/London"
+    assert client.get("/api/v1/calendars/uk-office", headers=manager).json() == saved.json()
+    assert [c["name"] for c in client.get("/api/v1/calendars", headers=manager).json()] == [
+        "uk-office"
+    ]
+    bad = client.put("/api/v1/calendars/uk-office", json={"timezone": "Mars/Base"}, headers=manager)
+    assert "IANA timezone" in problem(bad, 422, "invalid_calendar")["detail"]
+    problem(client.put("/api/v1/calendars/UK Office", json=config, headers=manager), 422)
+    problem(client.get("/api/v1/calendars/nope", headers=manager), 404)
+    problem(client.get("/api/v1/calendars", headers=agent), 403)
