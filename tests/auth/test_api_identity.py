@@ -73,6 +73,17 @@ def test_my_tokens_create_list_revoke(client: TestClient, session: Session) -> N
     assert bad.status_code == 422 and "unknown token scope" in bad.json()["detail"]
 
 
+def test_a_token_id_beyond_the_column_is_a_422_not_a_500(
+    client: TestClient, session: Session
+) -> None:
+    """Found by schemathesis: an id that overflows INTEGER crashed the database call."""
+    add_user(session, "ann@example.com", "agent")
+    ann = _bearer(session, "ann@example.com", "admin")
+    huge = client.delete("/api/v1/me/tokens/227967353470953147619868672", headers=ann)
+    assert huge.status_code == 422
+    assert huge.headers["content-type"].startswith("application/problem+json")
+
+
 def test_every_api_operation_declares_its_permission(client: TestClient) -> None:
     schema = client.get("/api/v1/openapi.json").json()
     operations = [op for item in schema["paths"].values() for op in item.values()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from sopdesk.actions import users
@@ -17,6 +17,7 @@ from sopdesk.auth.permissions import SCOPES, Principal, Role
 from sopdesk.auth.tokens import display
 from sopdesk.store.tables import ApiTokenRow, UserRow
 from sopdesk.web.api.deps import require
+from sopdesk.web.api.errors import Problem
 from sopdesk.web.security import DbSession
 
 router = APIRouter()
@@ -172,9 +173,10 @@ def create_my_token(
     tags=["account"],
     summary="Revoke one of my API tokens",
     openapi_extra={"x-permission": "tokens.manage"},
+    responses={404: {"model": Problem, "description": "No such token of yours."}},
 )
 def revoke_my_token(
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The token's id.")],
     who: Annotated[Principal, Depends(require("tokens.manage"))],
     session: DbSession,
 ) -> Response:
