@@ -15,12 +15,12 @@ import sopdesk
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
-from sopdesk.web import api, pages, security
+from sopdesk.web import api, pages, security, ui
 from sopdesk.web.rendering import error_page
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -61,6 +61,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.include_router(ui.build_router())  # inbox, cases, SOP editor, settings
+    app.mount("/static", ui.static_files(), name="static")
     app.include_router(pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.include_router(security.router)  # sign-in, sign-out, first-run setup

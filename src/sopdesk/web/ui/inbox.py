@@ -1,0 +1,197 @@
+"""The inbox: open cases most urgent first, in views (mine, unassigned, due soon,
+breached, pending) narrowed by SOP and channel, with live counts per view.
+
+Keyset-paged on (next due time, id) like `case_reads.list_cases`, so a page costs the
+same at any depth. `/inbox/counts` is the fragment htmx polls every 30 seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from sopdesk.actions.base import utcnow
+from sopdesk.actions.cases import CHANNELS
+from sopdesk.auth.permissions import Principal
+from sopdesk.errors import InvalidInput
+from sopdesk.store.tables import CaseRow, Sop
+from sopdesk.web.ui import DbSession, fragment, person, ui_page
+
+router = APIRouter()
+CaseReader = person("case.read")
+
+PAGE_SIZE = 50
+DUE_SOON = timedelta(hours=4)
+FINISHED = ("resolved", "closed")
+VIEWS: dict[str, str] = {
+    "all": "All open",
+    "mine": "Mine",
+    "unassigned": "Unassigned",
+    "due_soon": "Due soon",
+    "breached": "Breached",
+    "pending": "Pending",
+}
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    view: str = "all"
+    sop: str | None = None
+    channel: str | None = None
+    q: str | None = None
+
+    def link(self, **changes: str | None) -> str:
+        values = {"view": self.view, "sop": self.sop, "channel": self.channel, "q": self.q}
+        values.update(changes)
+        parts = [f"{key}={_quote(value)}" for key, value in values.items() if value]
+        return "/inbox" + ("?" + "&".join(parts) if parts else "")
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def view_clauses(view: str, me: Principal, now: datetime) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of one view (every view shows open cases only)."""
+    due = CaseRow.next_due_at
+    clauses: list[ColumnElement[bool]] = [CaseRow.status.not_in(FINISHED)]
+    if view == "mine":
+        clauses.append(CaseRow.assignee.in_((me.email, me.name)))
+    elif view == "unassigned":
+        clauses.append(CaseRow.assignee.is_(None))
+    elif view == "due_soon":
+        clauses += [due > now, due <= now + DUE_SOON]
+    elif view == "breached":
+        clauses.append(due <= now)
+    elif view == "pending":
+        clauses.append(CaseRow.status == "pending")
+    elif view != "all":
+        raise InvalidInput(f"there is no inbox view {view!r}", hint="choose one of the tabs")
+    return clauses
+
+
+def _narrowing(query: InboxQuery) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if query.sop:
+        clauses.append(CaseRow.sop_id == query.sop)
+    if query.channel:
+        clauses.append(CaseRow.channel == query.channel)
+    if query.q:
+        needle = f"%{query.q.strip().lower()}%"
+        clauses.append(
+            or_(
+                func.lower(CaseRow.subject).like(needle),
+                func.lower(CaseRow.reference) == needle.strip("%"),
+            )
+        )
+    return clauses
+
+
+def inbox_page(
+    session: Session, query: InboxQuery, me: Principal, now: datetime, cursor: str | None
+) -> tuple[list[CaseRow], str | None]:
+    """One page of the view, earliest due first (no due time last), then oldest."""
+    due = CaseRow.next_due_at
+    where = view_clauses(query.view, me, now) + _narrowing(query)
+    select_ = select(CaseRow).options(joinedload(CaseRow.customer)).where(*where)
+    if cursor:
+        after_due, after_id = _read_cursor(cursor)
+        if after_due is None:
+            select_ = select_.where(due.is_(None), CaseRow.id > after_id)
+        else:
+            later = and_(due == after_due, CaseRow.id > after_id)
+            select_ = select_.where(or_(due > after_due, due.is_(None), later))
+    select_ = select_.order_by(due.is_(None), due, CaseRow.id).limit(PAGE_SIZE + 1)
+    rows = list(session.scalars(select_).unique())
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, (_make_cursor(rows[-1]) if more else None)
+
+
+def view_counts(
+    session: Session, query: InboxQuery, me: Principal, now: datetime
+) -> dict[str, int]:
+    """How many open cases each view holds, with the page's SOP and channel narrowing."""
+    narrowing = _narrowing(query)
+    counts: dict[str, int] = {}
+    for view in VIEWS:
+        where = view_clauses(view, me, now) + narrowing
+        counts[view] = int(session.scalar(select(func.count(CaseRow.id)).where(*where)) or 0)
+    return counts
+
+
+def _make_cursor(row: CaseRow) -> str:
+    due = row.next_due_at.isoformat() if row.next_due_at else None
+    return base64.urlsafe_b64encode(json.dumps([due, row.id]).encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime | None, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        due, case_id = json.loads(base64.urlsafe_b64decode(padded))
+        return (datetime.fromisoformat(due) if due else None), int(case_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("this page link is not valid", hint="start from the first page") from exc
+
+
+def _query(view: str, sop: str, channel: str, q: str) -> InboxQuery:
+    return InboxQuery(view or "all", sop or None, channel or None, (q or "").strip() or None)
+
+
+def _filters(session: Session) -> dict[str, Any]:
+    sops = list(session.execute(select(Sop.id, Sop.title).order_by(Sop.title)))
+    return {"sop_choices": sops, "channel_choices": sorted(CHANNELS)}
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    session: DbSession,
+    me: CaseReader,
+    view: str = "all",
+    sop: str = "",
+    channel: str = "",
+    q: str = "",
+    after: str | None = None,
+) -> HTMLResponse:
+    query = _query(view, sop, channel, q)
+    now = utcnow()
+    rows, next_cursor = inbox_page(session, query, me, now, after)
+    context = {
+        "query": query,
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "counts": view_counts(session, query, me, now),
+        "views": VIEWS,
+        "now": now,
+        "active": "inbox",
+        **_filters(session),
+    }
+    return ui_page(request, "ui/inbox.html", me, context)
+
+
+@router.get("/inbox/counts", response_class=HTMLResponse)
+def inbox_counts(
+    request: Request,
+    session: DbSession,
+    me: CaseReader,
+    view: str = "all",
+    sop: str = "",
+    channel: str = "",
+    q: str = "",
+) -> HTMLResponse:
+    query = _query(view, sop, channel, q)
+    counts = view_counts(session, query, me, utcnow())
+    return fragment(
+        request, "_inbox_views.html", {"query": query, "counts": counts, "views": VIEWS}
+    )

@@ -1,0 +1,195 @@
+"""The case page: the thread, replies from templates, notes, steps and resolve."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from sopdesk.actions.case_reads import case_timeline
+from sopdesk.store.tables import CaseEventRow, MessageRow
+from tests.ui.conftest import ClientFor, World
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, name
+    return match.group(1)
+
+
+def _textarea(html: str, field_id: str) -> str:
+    match = re.search(rf'<textarea id="{field_id}"[^>]*>(.*?)</textarea>', html, re.S)
+    assert match, field_id
+    import html as html_lib
+
+    return html_lib.unescape(match.group(1))
+
+
+def test_case_page_shows_thread_checklist_and_customer(world: World, client_for: ClientFor) -> None:
+    page = client_for("agent").get(f"/cases/{world.case_ref}")
+    assert page.status_code == 200
+    text = _text(page.text)
+    assert "Refund for order 1042" in text and "Please refund my order." in text
+    assert "Acknowledge the request" in text and "Refund the customer" in text
+    assert "Dana Scully" in text and "None: this is their first case." in text
+    assert 'data-shortcuts="case"' in page.text and "/static/sopdesk.js" in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_reply_with_the_template_sends_the_template(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    page = agent.get(f"/cases/{world.case_ref}?template=ack").text
+    filled = _textarea(page, "reply-text")
+    assert "Dear Dana, we are on it." in filled  # filled in for this customer
+    data = {
+        "text": filled.replace("\n", "\r\n"),  # as a browser posts it
+        "template_id": _hidden(page, "template_id"),
+        "template_digest": _hidden(page, "template_digest"),
+    }
+    answer = agent.post_form(f"/cases/{world.case_ref}/reply", data)
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith("?done=replied")
+    events = world.session.scalars(
+        select(CaseEventRow).where(CaseEventRow.kind == "message.queued")
+    )
+    replies = [e for e in events if e.actor == "Agent"]
+    assert [e.data["template"] for e in replies] == ["ack"]
+    after = agent.get(answer.headers["location"]).text
+    assert "Your reply is queued" in after
+
+
+def test_an_edited_template_is_sent_as_written(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    page = agent.get(f"/cases/{world.case_ref}?template=ack").text
+    data = {
+        "text": "Dear Dana, the refund is on its way.",
+        "template_id": "ack",
+        "template_digest": _hidden(page, "template_digest"),
+        "status": "pending",
+    }
+    assert agent.post_form(f"/cases/{world.case_ref}/reply", data).status_code == 303
+    world.session.expire_all()
+    sent = world.session.scalars(
+        select(MessageRow).where(MessageRow.kind == "outbound", MessageRow.author == "Agent")
+    ).one()
+    assert sent.text == "Dear Dana, the refund is on its way."
+    assert world.case(world.case_ref).status == "pending"
+
+
+def test_an_empty_reply_is_refused_on_the_page(world: World, client_for: ClientFor) -> None:
+    answer = client_for("agent").post_form(f"/cases/{world.case_ref}/reply", {"text": "  "})
+    assert answer.status_code == 422
+    assert "a reply needs some text or a template" in answer.text
+
+
+def test_preview_is_rendered_and_sanitised(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    body = {"text": "Hello <b>Dana</b>\n\n<script>alert(1)</script>"}
+    fragment = agent.post_form(
+        f"/cases/{world.case_ref}/preview", body, headers={"HX-Request": "true"}
+    )
+    html = fragment.text
+    assert html.startswith('<div id="reply-preview"') and "<html" not in html
+    assert "&lt;b&gt;Dana&lt;/b&gt;" in html and "<script>" not in html
+    full = agent.post_form(f"/cases/{world.case_ref}/preview", body).text
+    assert "what the customer will read" in full and "<h1>Refund for order 1042</h1>" in full
+
+
+def test_note_is_internal(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    answer = agent.post_form(f"/cases/{world.case_ref}/note", {"text": "Called the warehouse."})
+    assert answer.status_code == 303
+    page = agent.get(f"/cases/{world.case_ref}").text
+    assert "Internal note · Agent" in _text(page) and "Called the warehouse." in page
+    notes = [m for m in case_timeline(world.session, world.case_ref).messages if m.kind == "note"]
+    assert len(notes) == 1
+
+
+@pytest.mark.parametrize(
+    ("verb", "status"), [("complete", "done"), ("skip", "skipped"), ("override", "overridden")]
+)
+def test_step_actions(verb: str, status: str, world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    url = f"/cases/{world.case_ref}/steps/refund/{verb}"
+    answer = agent.post_form(url, {"reason": "customer withdrew the request"})
+    assert answer.status_code == 303, answer.text
+    steps = {s.step_id: s for s in case_timeline(world.session, world.case_ref).steps}
+    assert steps["refund"].status == status
+    if verb != "complete":
+        assert steps["refund"].reason == "customer withdrew the request"
+        assert "customer withdrew the request" in agent.get(f"/cases/{world.case_ref}").text
+
+
+def test_skip_needs_a_reason(world: World, client_for: ClientFor) -> None:
+    answer = client_for("agent").post_form(f"/cases/{world.case_ref}/steps/refund/skip", {})
+    assert answer.status_code == 422
+    assert "say why you skip this step" in answer.text
+
+
+def test_resolve_blocked_by_a_critical_step_is_a_message(
+    world: World, client_for: ClientFor
+) -> None:
+    agent = client_for("agent")
+    refused = agent.post_form(f"/cases/{world.critical_ref}/resolve")
+    assert refused.status_code == 409
+    page = refused.text
+    assert 'id="case-error"' in page and "verify" in _text(page).lower()
+    assert "<h1>What is my balance?</h1>" in page  # the case page, not an error page
+    assert world.case(world.critical_ref).status != "resolved"
+    override = agent.post_form(
+        f"/cases/{world.critical_ref}/steps/verify/override", {"reason": "no"}
+    )
+    assert override.status_code == 409  # critical: no override
+    for step in ("verify", "answer"):
+        done = agent.post_form(f"/cases/{world.critical_ref}/steps/{step}/complete")
+        assert done.status_code == 303
+    resolved = agent.post_form(f"/cases/{world.critical_ref}/resolve")
+    assert resolved.status_code == 303
+    assert world.case(world.critical_ref).status == "resolved"
+    assert "The case is resolved." in agent.get(resolved.headers["location"]).text
+
+
+def test_status_and_assignment(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    assert (
+        agent.post_form(f"/cases/{world.case_ref}/status", {"status": "on_hold"}).status_code == 303
+    )
+    assert world.case(world.case_ref).status == "on_hold"
+    assert agent.post_form(f"/cases/{world.case_ref}/assign", {"assignee": "me"}).status_code == 303
+    assert world.case(world.case_ref).assignee == "agent@example.com"
+    history = _text(agent.get(f"/cases/{world.case_ref}").text)
+    assert "assigned nobody → agent@example.com" in history
+    bad = agent.post_form(f"/cases/{world.case_ref}/status", {"status": "sleeping"})
+    assert bad.status_code == 422
+
+
+def test_repeat_customer_badge(world: World, client_for: ClientFor) -> None:
+    from sopdesk.actions.cases import do_open_case
+
+    again = do_open_case(
+        world.session,
+        customer_email="dana@example.com",
+        subject="Another question",
+        sop_id="refunds",
+    )
+    page = client_for("agent").get(f"/cases/{again.reference}").text
+    assert "Repeat customer" in page and f'href="/cases/{world.case_ref}"' in page
+
+
+def test_unknown_case_is_a_404_page(world: World, client_for: ClientFor) -> None:
+    answer = client_for("agent").get("/cases/SD-999")
+    assert answer.status_code == 404 and "no case" in answer.text
+
+
+def test_case_page_and_reply_on_both_backends(any_world: World, any_client_for: ClientFor) -> None:
+    agent = any_client_for("agent")
+    ref = any_world.case_ref
+    assert agent.get(f"/cases/{ref}").status_code == 200
+    answer = agent.post_form(f"/cases/{ref}/reply", {"text": "We are on it."})
+    assert answer.status_code == 303
+    assert "We are on it." in agent.get(f"/cases/{ref}").text
