@@ -20,6 +20,7 @@ from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import (
     LoadedCase,
     atomic_case,
+    buffered_events,
     calendar_for,
     front_matter,
     load_case,
@@ -28,7 +29,7 @@ from sopdesk.actions.case_state import (
 )
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import apply_decisions
-from sopdesk.actions.published import published_version
+from sopdesk.actions.published import Published, published_version
 from sopdesk.engine import (
     Case,
     CaseState,
@@ -45,6 +46,7 @@ from sopdesk.engine import (
 from sopdesk.engine.state import FINISHED_STATUSES, CaseStatus, StatusChange
 from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
+from sopdesk.store.codec import encode_state
 from sopdesk.store.tables import CaseRow, MessageRow, RunStatus, SopRunRow, SopVersion
 
 Transition = Callable[[CaseState, World], Outcome]
@@ -53,14 +55,34 @@ Transition = Callable[[CaseState, World], Outcome]
 def start_sop_run(
     session: Session,
     case: CaseRow,
-    version: SopVersion,
+    version: SopVersion | Published,
     now: datetime,
     settings: Settings,
     *,
     first_message: MessageRow | None = None,
+    new_case: bool = False,
 ) -> LoadedCase:
-    """Start the SOP of `version` on the case; its first decisions are carried out."""
-    sop = front_matter(version)
+    """Start the SOP of `version` on the case; its first decisions are carried out.
+
+    `version` may be the row or, from routing, the `Published` summary of the version
+    in force (its front matter is already parsed, so the row and its source text are not
+    loaded). `new_case`: the case was created in this transaction, so it has no timers
+    or outbox rows yet and they need not be read.
+    """
+    with buffered_events(session):
+        return _start_sop_run(session, case, version, now, settings, first_message, new_case)
+
+
+def _start_sop_run(
+    session: Session,
+    case: CaseRow,
+    version: SopVersion | Published,
+    now: datetime,
+    settings: Settings,
+    first_message: MessageRow | None,
+    new_case: bool,
+) -> LoadedCase:
+    sop = version.meta if isinstance(version, Published) else front_matter(version)
     calendar = calendar_for(session, sop, settings)
     engine_case = Case(
         id=case.reference or str(case.id),
@@ -87,7 +109,7 @@ def start_sop_run(
     run = SopRunRow(
         case_id=case.id,
         sop_version_id=version.id,
-        state={},
+        state=encode_state(state),  # save_state below finds it unchanged
         started_at=now,
         status=RunStatus.ACTIVE.value,
         updated_at=now,
@@ -96,6 +118,7 @@ def start_sop_run(
     session.flush()
     case.sop_id, case.group_name = sop.id, None
     loaded = LoadedCase(case, case.customer, settings, run, sop, calendar, state)
+    loaded.version = version.version
     log_event(
         session,
         "sop.started",
@@ -105,8 +128,8 @@ def start_sop_run(
         sop_id=sop.id,
         version=version.version,
     )
-    apply_decisions(session, loaded, decisions, now)
-    save_state(session, loaded, state, now)
+    apply_decisions(session, loaded, decisions, now, new_case=new_case)
+    save_state(session, loaded, state, now, new_run=True)
     return loaded
 
 
@@ -120,9 +143,10 @@ def transition(
     """Carry out one engine transition on a loaded case and log any status change."""
     before = loaded.case.status
     outcome = step(loaded.require_state(), loaded.world(now))
-    apply_decisions(session, loaded, outcome.decisions, now)
-    save_state(session, loaded, outcome.state, now)
-    status_events(session, loaded.case, before, now, actor)
+    with buffered_events(session):
+        apply_decisions(session, loaded, outcome.decisions, now)
+        save_state(session, loaded, outcome.state, now)
+        status_events(session, loaded.case, before, now, actor)
     return loaded.case
 
 
@@ -217,6 +241,7 @@ def _retime_one(
         if current.id != version.id:
             sop, version = front_matter(current), current
             loaded.run.sop_version, loaded.sop = current, sop
+            loaded.version = current.version
     pinned = version.version
 
     def step(state: CaseState, world: World) -> Outcome:

@@ -11,19 +11,20 @@ These helpers never commit; the `do_*` action around them does.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from sopdesk.actions.sops import require_document
 from sopdesk.calendar import Calendar, default_calendar
-from sopdesk.engine import CaseState, World, clock_statuses, plan_steps
+from sopdesk.engine import CaseState, World, next_due_at, plan_steps
 from sopdesk.engine.conditions import case_context
 from sopdesk.engine.state import FINISHED_STATUSES, CaseStatus, closings, resolutions
 from sopdesk.errors import Conflict, NotFound
@@ -59,6 +60,15 @@ class LoadedCase:
     state: CaseState | None = None
     timers: dict[str, TimerRow] | None = None  # the case's timers by key, while applying
     outbox_keys: set[str] | None = None  # the case's outbox keys, while applying
+    version: int | None = None  # the pinned version's number, when known without a query
+
+    def version_number(self) -> int | None:
+        """The number of the SOP version the run is pinned to (None without a run)."""
+        if self.run is None:
+            return None
+        if self.version is None:
+            self.version = self.run.sop_version.version
+        return self.version
 
     def world(self, now: datetime) -> World:
         if self.sop is None or self.calendar is None:
@@ -88,15 +98,17 @@ def calendar_for(session: Session, sop: FrontMatter, settings: Settings) -> Cale
     Calendars are values: one built from the same configuration is reused, with the
     opening-hours tables it has already computed.
     """
-    row = session.get(CalendarRow, sop.calendar)
+    query = select(CalendarRow.name, CalendarRow.config).where(CalendarRow.name == sop.calendar)
+    row = session.execute(query).first()  # two columns: no ORM object to build
     if row is None:
         return _default_calendar(settings.timezone)
-    key = (row.name, json.dumps(row.config, sort_keys=True, default=str))
+    name, config = row
+    key = (name, json.dumps(config, sort_keys=True, default=str))
     found = _CALENDARS.get(key)
     if found is None:
         if len(_CALENDARS) >= MAX_CACHED:
             _CALENDARS.clear()
-        found = _CALENDARS[key] = Calendar.from_config(row.name, row.config)
+        found = _CALENDARS[key] = Calendar.from_config(name, config)
     return found
 
 
@@ -120,6 +132,38 @@ def front_matter(version: SopVersion) -> FrontMatter:
     return found
 
 
+MAX_CACHED_STATES = 4096
+_STATES: dict[int, tuple[FrontMatter, dict[str, Any], CaseState]] = {}
+
+
+def remember_state(
+    run_id: int, sop: FrontMatter, document: dict[str, Any], state: CaseState
+) -> None:
+    """Keep `state` as the decoding of `document`, the run's stored state (bounded)."""
+    if len(_STATES) >= MAX_CACHED_STATES:
+        _STATES.clear()
+    _STATES[run_id] = (sop, document, state)
+
+
+def run_state(run: SopRunRow, sop: FrontMatter) -> CaseState:
+    """`decode_state(run.state, sop)`, reusing the last state this process stored or read.
+
+    Decoding is a pure function of the document and the SOP, so when the document read
+    now equals the one kept for the run (compared as JSON values, so a stale entry —
+    another process saved the run since — is never used) and the SOP is the same
+    object, the kept state is that decoding. A worker firing several timers of one case
+    decodes its state once. States are immutable values; the cache is bounded and only
+    ever read and replaced whole (safe under the GIL).
+    """
+    document = run.state
+    kept = _STATES.get(run.id)
+    if kept is not None and kept[0] is sop and kept[1] == document:
+        return kept[2]
+    state = decode_state(document, sop)
+    remember_state(run.id, sop, document, state)
+    return state
+
+
 def active_run(session: Session, case_id: int) -> SopRunRow | None:
     query = (
         select(SopRunRow)
@@ -133,17 +177,34 @@ def active_run(session: Session, case_id: int) -> SopRunRow | None:
 def load_case(
     session: Session, case_id: int, settings: Settings, *, lock: bool = True
 ) -> LoadedCase:
-    """The case, its customer and its active run, decoded; `NotFound` if there is none."""
-    case = session.get(CaseRow, case_id, with_for_update=lock)
+    """The case, its customer and its active run, decoded; `NotFound` if there is none.
+
+    Two queries: the case with its customer (only the case row is locked), and the
+    active run with its version's number and content hash, which find the parsed front
+    matter without loading the version's source text.
+    """
+    query = select(CaseRow).options(joinedload(CaseRow.customer)).where(CaseRow.id == case_id)
+    if lock:
+        query = query.with_for_update(of=CaseRow)
+    case = session.scalars(query).unique().one_or_none()
     if case is None:
         raise NotFound(f"no case with id {case_id}")
     loaded = LoadedCase(case, case.customer, settings)
-    run = active_run(session, case.id)
-    if run is not None:
-        sop = front_matter(run.sop_version)
-        loaded.run, loaded.sop = run, sop
+    found = session.execute(
+        select(SopRunRow, SopVersion.version, SopVersion.content_hash)
+        .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
+        .where(SopRunRow.case_id == case.id, SopRunRow.status == RunStatus.ACTIVE.value)
+        .order_by(SopRunRow.id.desc())
+        .limit(1)
+    ).first()
+    if found is not None:
+        run, number, content_hash = found
+        sop = cached_front_matter(run.sop_version_id, content_hash)
+        if sop is None:
+            sop = front_matter(run.sop_version)
+        loaded.run, loaded.sop, loaded.version = run, sop, number
         loaded.calendar = calendar_for(session, sop, settings)
-        loaded.state = decode_state(run.state, sop)
+        loaded.state = run_state(run, sop)
     return loaded
 
 
@@ -159,11 +220,26 @@ def find_case_id(session: Session, reference: str) -> int:
     return found
 
 
-def save_state(session: Session, loaded: LoadedCase, state: CaseState, now: datetime) -> None:
-    """Store `state` in the run and bring the case row and step projections up to date."""
+def save_state(
+    session: Session,
+    loaded: LoadedCase,
+    state: CaseState,
+    now: datetime,
+    *,
+    new_run: bool = False,
+) -> None:
+    """Store `state` in the run and bring the case row and step projections up to date.
+
+    `new_run`: the run was created in this transaction, so it has no step rows yet.
+    """
     run, sop, calendar = loaded.run, loaded.sop, loaded.calendar
     assert run is not None and sop is not None and calendar is not None
-    run.state, run.updated_at = encode_state(state), now
+    if state is not loaded.state and state != loaded.state:
+        # An unchanged state (a timer that found nothing to do) keeps its stored
+        # document: it decodes to this very state, so encoding it again is wasted work.
+        run.state = encode_state(state)
+        remember_state(run.id, sop, run.state, state)
+    run.updated_at = now
     loaded.state = state
     case = loaded.case
     case.status = state.case.status.value
@@ -177,10 +253,12 @@ def save_state(session: Session, loaded: LoadedCase, state: CaseState, now: date
     case.resolved_at = resolved[-1] if finished and resolved else None
     case.closed_at = closed[-1] if state.case.status is CaseStatus.CLOSED and closed else None
     case.first_response_at = case_context(state)["case"]["first_response_at"]
-    dues = [c.due_at for c in clock_statuses(state, sop, calendar, now) if c.open and c.due_at]
-    case.next_due_at = min(dues, default=None)
+    case.next_due_at = next_due_at(state, sop, calendar, now)
     case.updated_at = now
-    _project_steps(session, run, state, sop, calendar, now)
+    _project_steps(session, run, state, sop, calendar, now, new_run=new_run)
+
+
+STEP_COLUMNS = ("status", "due_at", "owner", "actor", "reason", "completed_at")
 
 
 def _project_steps(
@@ -190,29 +268,63 @@ def _project_steps(
     sop: FrontMatter,
     calendar: Calendar,
     now: datetime,
+    *,
+    new_run: bool = False,
 ) -> None:
-    existing = {row.step_id: row for row in session.scalars(_steps_of(run.id))}
+    """Bring the run's `step_states` rows in line with `state`, writing only what changed.
+
+    The rows are a projection nobody holds as ORM objects while an action runs (only
+    `case_reads` loads them, for pages), so they are read as plain tuples and written
+    with Core statements: one multi-row INSERT for the steps that have no row yet, one
+    executemany UPDATE for the rows whose values differ, nothing for the rest. A run
+    started in this transaction (`new_run`) has no rows, so they are not read.
+    """
+    table = StepStateRow.__table__
+    existing: dict[str, tuple[Any, ...]] = {}
+    if not new_run:
+        columns = [table.c[name] for name in STEP_COLUMNS]
+        query = select(table.c.step_id, *columns).where(table.c.run_id == run.id)
+        existing = {row[0]: tuple(row[1:]) for row in session.execute(query)}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for planned in plan_steps(state, sop, calendar, now):
-        row = existing.get(planned.step_id)
-        if row is None:
-            row = StepStateRow(run_id=run.id, step_id=planned.step_id)
-            session.add(row)
         recorded = state.step(planned.step_id)
-        row.status = planned.status.value
-        row.due_at = planned.due_at if planned.applies and not recorded.settled else None
-        row.owner = planned.owner
-        row.actor = recorded.by
-        row.reason = recorded.reason
-        row.completed_at = recorded.completed_at
+        values = (
+            planned.status.value,
+            planned.due_at if planned.applies and not recorded.settled else None,
+            planned.owner,
+            recorded.by,
+            recorded.reason,
+            recorded.completed_at,
+        )
+        old = existing.get(planned.step_id)
+        if old is None:
+            inserts.append({"run_id": run.id, "step_id": planned.step_id, **zip_columns(values)})
+        elif old != values:
+            updates.append(
+                {"b_run_id": run.id, "b_step_id": planned.step_id, **zip_columns(values)}
+            )
+    if inserts:
+        session.execute(insert(table), inserts)
+    if updates:
+        statement = (
+            update(table)
+            .where(table.c.run_id == bindparam("b_run_id"))
+            .where(table.c.step_id == bindparam("b_step_id"))
+        )
+        session.execute(statement, updates)
 
 
-def _steps_of(run_id: int) -> Any:
-    return select(StepStateRow).where(StepStateRow.run_id == run_id)
+def zip_columns(values: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(STEP_COLUMNS, values, strict=True))
 
 
 def with_case(state: CaseState, **changes: Any) -> CaseState:
     """`state` with fields of its `Case` changed (assignee, priority, fields, tags)."""
     return replace(state, case=replace(state.case, **changes))
+
+
+_EVENT_BUFFER = "sopdesk.case_events"
 
 
 def log_event(
@@ -224,18 +336,52 @@ def log_event(
     customer_id: int | None = None,
     actor: str | None = None,
     **data: Any,
-) -> CaseEventRow:
-    """Append one event; `data` values are made JSON-safe (instants as ISO 8601)."""
-    row = CaseEventRow(
-        case_id=case_id,
-        customer_id=customer_id,
-        at=at,
-        actor=actor or "system",
-        kind=kind,
-        data={key: json_safe(value) for key, value in data.items()},
-    )
-    session.add(row)
-    return row
+) -> None:
+    """Append one event; `data` values are made JSON-safe (instants as ISO 8601).
+
+    Inside `buffered_events` the row is kept in a list and written with the others in
+    one statement; otherwise it is added to the session.
+    """
+    values = {
+        "case_id": case_id,
+        "customer_id": customer_id,
+        "at": at,
+        "actor": actor or "system",
+        "kind": kind,
+        "data": {key: json_safe(value) for key, value in data.items()},
+    }
+    buffer: list[dict[str, Any]] | None = session.info.get(_EVENT_BUFFER)
+    if buffer is not None:
+        buffer.append(values)
+    else:
+        session.add(CaseEventRow(**values))
+
+
+@contextmanager
+def buffered_events(session: Session) -> Iterator[None]:
+    """Collect the events logged inside the block and insert them in one statement.
+
+    The event log is append-only and nothing reads it back while an action runs, so
+    its rows need no ORM objects: they are written with one Core INSERT (executemany)
+    when the block ends, in the order they were logged, instead of one unit-of-work
+    object each. Events already pending in the session are flushed first, so ids keep
+    following the order of logging. The rows' case and customer are flushed before any
+    event can name them (their ids come from a flush). Nested blocks join the outer
+    one; on an error the buffer is dropped with the transaction.
+    """
+    if session.info.get(_EVENT_BUFFER) is not None:
+        yield
+        return
+    if any(isinstance(obj, CaseEventRow) for obj in session.new):
+        session.flush()
+    buffer: list[dict[str, Any]] = []
+    session.info[_EVENT_BUFFER] = buffer
+    try:
+        yield
+    finally:
+        session.info.pop(_EVENT_BUFFER, None)
+    if buffer:
+        session.execute(insert(CaseEventRow.__table__), buffer)
 
 
 def json_safe(value: Any) -> Any:

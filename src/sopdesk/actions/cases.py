@@ -36,15 +36,15 @@ from sopdesk.actions.case_changes import (
     do_skip_step,
 )
 from sopdesk.actions.case_runs import do_retime_open_cases, do_start_sop, start_sop_run
-from sopdesk.actions.case_state import atomic_case, log_event
+from sopdesk.actions.case_state import atomic_case, buffered_events, front_matter, log_event
 from sopdesk.actions.customers import ensure_customer
 from sopdesk.actions.messages import NewMessage, store_message
-from sopdesk.actions.published import published_case_sops, published_version, version_row
+from sopdesk.actions.published import Published, published_case_sops, published_version
 from sopdesk.actions.replies import do_add_note, do_reply
 from sopdesk.assist.routing import Classifier, Inquiry, RouteDecision, route
 from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseRow, CaseStatusValue, Priority
+from sopdesk.store.tables import CaseRow, CaseStatusValue, Priority, SopVersion
 
 __all__ = [
     "CaseRequest",
@@ -134,8 +134,26 @@ def open_case(
     *,
     classifier: Classifier | None = None,
 ) -> CaseRow:
-    """`do_open_case` without its transaction, for intake and import."""
+    """`do_open_case` without its transaction, for intake and import.
+
+    No autoflush inside: every query here reads rows that are already flushed (the
+    customer, the case and its first message get their ids from explicit flushes; the
+    SOP library, calendars and a new case's timers and outbox are not written here), so
+    the case's later changes go out together in the final flush as one UPDATE instead
+    of one flush per query. Its events are written in one statement.
+    """
     _check(request)
+    with buffered_events(session), session.no_autoflush:
+        return _open_case(session, request, now, settings, classifier)
+
+
+def _open_case(
+    session: Session,
+    request: CaseRequest,
+    now: datetime,
+    settings: Settings,
+    classifier: Classifier | None,
+) -> CaseRow:
     customer, _ = ensure_customer(session, request.customer_email, request.customer_name, now)
     opened = request.opened_at or now
     case = CaseRow(
@@ -148,12 +166,25 @@ def open_case(
         fields=dict(request.fields),
         tags=list(request.tags),
         route={},
+        # unset columns are written as NULL but not known to the ORM as such; naming
+        # them spares an UPDATE when the run sets them to None again
+        assignee=None,
+        group_name=None,
+        sop_id=None,
+        first_response_at=None,
+        resolved_at=None,
+        closed_at=None,
+        next_due_at=None,
         opened_at=opened,
         reopen_count=0,
         updated_at=now,
         external_source=request.external_source,
         external_id=request.external_id,
     )
+    # Routed before the insert, so the route, type and group go out with the INSERT.
+    version = _choose_sop(session, case, request, customer, classifier)
+    if version is not None and request.start_sop:  # as start_sop_run sets it
+        case.sop_id = (version.meta if isinstance(version, Published) else front_matter(version)).id
     session.add(case)
     session.flush()
     case.reference = f"SD-{case.id}"
@@ -179,9 +210,10 @@ def open_case(
             actor=first.from_address or customer.email,
             message=first.id,
         )
-    version = _choose_sop(session, case, request, customer, classifier)
+    if request.sop_id is None:
+        log_event(session, "case.routed", case.opened_at, case_id=case.id, **case.route)
     if version is not None and request.start_sop:
-        start_sop_run(session, case, version, now, settings, first_message=first)
+        start_sop_run(session, case, version, now, settings, first_message=first, new_case=True)
     return case
 
 
@@ -201,8 +233,11 @@ def _choose_sop(
     request: CaseRequest,
     customer: Any,
     classifier: Classifier | None,
-) -> Any:
-    """The published SOP version the case runs, recording why in `case.route`."""
+) -> SopVersion | Published | None:
+    """The published SOP version the case runs, recording why in `case.route`.
+
+    Runs before the case is inserted (it has no id yet): the caller logs `case.routed`.
+    """
     if request.sop_id is not None:
         version = published_version(session, request.sop_id)
         case.route = {"source": "manual", "sop_id": request.sop_id, "explain": "chosen by hand"}
@@ -221,12 +256,10 @@ def _choose_sop(
     decision = route(inquiry, [meta for meta, _ in sops], classifier)
     case.route = route_document(decision)
     case.case_type = decision.case_type or case.case_type
-    log_event(session, "case.routed", case.opened_at, case_id=case.id, **case.route)
     if decision.sop_id is None:
         case.group_name = TRIAGE_GROUP
         return None
-    chosen = next(version for meta, version in sops if meta.id == decision.sop_id)
-    return version_row(session, chosen)
+    return next(version for meta, version in sops if meta.id == decision.sop_id)
 
 
 def _text(request: CaseRequest) -> str:

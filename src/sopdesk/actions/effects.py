@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_state import LoadedCase, log_event
@@ -45,25 +46,76 @@ LIVE_TIMER_STATUSES = (TimerStatus.PENDING.value, TimerStatus.RUNNING.value)
 
 
 def apply_decisions(
-    session: Session, loaded: LoadedCase, decisions: Iterable[Decision], now: datetime
+    session: Session,
+    loaded: LoadedCase,
+    decisions: Iterable[Decision],
+    now: datetime,
+    *,
+    new_case: bool = False,
 ) -> None:
-    """Carry out `decisions`; the case's timer and outbox keys are read once, up front."""
+    """Carry out `decisions`; the case's timer and outbox keys are read once, up front.
+
+    `new_case`: the case was created in this transaction and has none yet.
+    """
     decisions = list(decisions)
     if not decisions:
         return
     case_id = loaded.case.id
-    loaded.timers = {
-        row.key: row for row in session.scalars(select(TimerRow).where(TimerRow.case_id == case_id))
-    }
-    loaded.outbox_keys = set(
-        session.scalars(select(OutboxRow.key).where(OutboxRow.case_id == case_id))
-    )
+    new_timers: dict[str, dict[str, Any]] | None = None
+    if new_case:
+        loaded.timers, loaded.outbox_keys, new_timers = {}, set(), {}
+    else:
+        query = select(TimerRow).where(TimerRow.case_id == case_id)
+        loaded.timers = {row.key: row for row in session.scalars(query)}
+        loaded.outbox_keys = set(
+            session.scalars(select(OutboxRow.key).where(OutboxRow.case_id == case_id))
+        )
     try:
         with session.no_autoflush:
             for decision in decisions:
-                _apply(session, loaded, decision, now)
+                if new_timers is not None and isinstance(decision, ScheduleTimer | CancelTimer):
+                    _new_case_timer(new_timers, decision, case_id, now)
+                else:
+                    _apply(session, loaded, decision, now)
+        if new_timers:
+            session.execute(insert(TimerRow.__table__), list(new_timers.values()))
     finally:
         loaded.timers = loaded.outbox_keys = None
+
+
+def _new_case_timer(
+    rows: dict[str, dict[str, Any]],
+    decision: ScheduleTimer | CancelTimer,
+    case_id: int,
+    now: datetime,
+) -> None:
+    """`schedule_timer` / `cancel_timer` for a case created in this transaction.
+
+    Such a case has no timer rows and nothing else reads them before the transaction
+    ends, so its timers are kept as plain rows and inserted together in one statement
+    (the same values `schedule_timer` gives a new row; a key scheduled twice keeps its
+    first creation and takes the last instant, a cancelled one is stored cancelled).
+    """
+    if isinstance(decision, CancelTimer):
+        row = rows.get(decision.key)
+        if row is not None and row["status"] in LIVE_TIMER_STATUSES:
+            row.update(status=TimerStatus.CANCELLED.value, locked_by=None, locked_until=None)
+        return
+    row = rows.setdefault(
+        decision.key,
+        {"key": decision.key, "created_at": now, "case_id": case_id, "customer_id": None},
+    )
+    row.update(
+        kind=timer_kind(decision.target),
+        due_at=decision.at,
+        status=TimerStatus.PENDING.value,
+        attempts=0,
+        locked_by=None,
+        locked_until=None,
+        last_error=None,
+        payload={"target": decision.target},
+        fired_at=None,
+    )
 
 
 def _apply(session: Session, loaded: LoadedCase, decision: Decision, now: datetime) -> None:

@@ -189,7 +189,7 @@ def queue_template(
     template = sop.templates.get(decision.template) if sop else None
     why = _cannot_send(template, decision.channel, case)
     if why is None and template is not None:
-        version = loaded.run.sop_version.version if loaded.run else None
+        version = loaded.version_number()
         rendering = case_rendering(
             session, case, loaded.settings, now, sop=sop, sop_version=version, step=step
         )

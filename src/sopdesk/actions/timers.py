@@ -9,17 +9,24 @@ releases a customer sequence's follow-up (or cancels it, by its `unless`).
 All of it is one transaction, so a worker killed at any instant either did all of
 it or none of it. Firing a timer that is not due, already done or cancelled, or
 locked by another live worker does nothing, so calling it twice is a no-op.
+
+`do_fire_timers` fires a claimed batch with the same outcome as calling
+`do_fire_timer` for each id in turn, but the timers of one case are fired in one
+transaction that loads and decides the case once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_runs import redecide, transition
-from sopdesk.actions.case_state import atomic_case, front_matter, load_case
+from sopdesk.actions.case_state import LoadedCase, atomic_case, front_matter, load_case
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import LIVE_TIMER_STATUSES
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
@@ -39,7 +46,7 @@ def do_fire_timer(
 ) -> None:
     """Carry out what timer `timer_id` stands for, at `now`; a no-op unless it is due."""
     moment, settings = resolve_now(now), settings or Settings()
-    peek = session.get(TimerRow, timer_id)
+    peek = session.execute(_peek(timer_id)).first()  # a look without an ORM object
     if peek is None or not _may_fire(peek, moment, worker_id):
         return
     if peek.case_id is not None:
@@ -60,7 +67,150 @@ def do_fire_timer(
     _finish(timer, due, moment)
 
 
-def _may_fire(timer: TimerRow, now: datetime, worker_id: str | None) -> bool:
+FireResults = dict[int, Exception | None]
+
+
+def do_fire_timers(
+    session: Session,
+    timer_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    worker_id: str | None = None,
+    settings: Settings | None = None,
+) -> FireResults:
+    """Fire a batch of timers; `{timer id: None when carried out, else the error}`.
+
+    The outcome is that of `do_fire_timer` for each id in the order given. The timers
+    of one case are fired in one transaction: the case is locked and loaded once, then
+    its timers are locked (by id), and each one that may still fire is fired in order.
+    The first one's fire decides everything due by `now`; for the next ones the engine
+    is asked again and, when it has nothing new (the usual case: deciding is
+    idempotent), the unchanged state is not saved again. A timer without a case is
+    fired on its own by `do_fire_timer`. If a case's transaction fails, it is rolled
+    back and that case's timers are fired one by one with `do_fire_timer`, so each
+    failure belongs to the timer that caused it, as with single fires. `now` is read
+    per case when not given.
+
+    Workers call this with the ids they claimed (see `sopdesk.worker`); errors are
+    returned, not raised, so the caller records them per timer (retry, dead letter).
+    """
+    settings = settings or Settings()
+    order = list(dict.fromkeys(timer_ids))
+    results: FireResults = {}
+    if not order:
+        return results
+    session.expire_all()
+    query = select(TimerRow.id, TimerRow.case_id).where(TimerRow.id.in_(order))
+    cases: dict[int, int | None] = dict(session.execute(query).all())
+    session.rollback()  # a read only; each case's fire is its own transaction
+    groups: dict[int, list[int]] = {}
+    for timer_id in order:
+        case_id = cases.get(timer_id)
+        if case_id is not None:
+            groups.setdefault(case_id, []).append(timer_id)
+    for timer_id in order:
+        case_id = cases.get(timer_id)
+        if case_id is None:
+            results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
+            continue
+        group = groups.pop(case_id, None)
+        if group is None:  # already fired with its case's first timer
+            continue
+        try:
+            left = _fire_case_timers(
+                session,
+                case_id,
+                group,
+                now=resolve_now(now),
+                worker_id=worker_id,
+                settings=settings,
+            )
+        except Exception:
+            left = group
+        else:
+            results.update((timer_id, None) for timer_id in group if timer_id not in left)
+        for timer_id in left:
+            results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
+    return {timer_id: results[timer_id] for timer_id in order}
+
+
+def _fire_one(
+    session: Session,
+    timer_id: int,
+    now: datetime | None,
+    worker_id: str | None,
+    settings: Settings,
+) -> Exception | None:
+    try:
+        do_fire_timer(session, timer_id, now=now, worker_id=worker_id, settings=settings)
+    except Exception as exc:
+        return exc
+    return None
+
+
+@atomic_case
+def _fire_case_timers(
+    session: Session,
+    case_id: int,
+    timer_ids: list[int],
+    *,
+    now: datetime,
+    worker_id: str | None,
+    settings: Settings,
+) -> list[int]:
+    """Fire the timers of one case in one transaction; returns the ids left to fire alone.
+
+    Locks as `do_fire_timer` does: the case first, then its timers (in id order).
+    """
+    loaded = load_case(session, case_id, settings)
+    query = (
+        select(TimerRow)
+        .where(TimerRow.id.in_(timer_ids))
+        .order_by(TimerRow.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    timers = {timer.id: timer for timer in session.scalars(query)}
+    left = [i for i in timer_ids if i in timers and timers[i].case_id != case_id]
+    decided = False
+    for timer_id in timer_ids:
+        timer = timers.get(timer_id)
+        if timer is None or timer_id in left or not _may_fire(timer, now, worker_id):
+            continue
+        due = timer.due_at
+        if loaded.state is not None:
+            if not decided:
+                transition(session, loaded, redecide, now, "system")
+                decided = True
+            else:
+                _decide_again(session, loaded, now)
+        _finish(timer, due, now)
+    return left
+
+
+def _decide_again(session: Session, loaded: LoadedCase, now: datetime) -> None:
+    """What a second `do_fire_timer` on the case would do at the same `now`.
+
+    With no decisions its transition would store the same state and the same
+    projections at the same instant, i.e. change nothing, so it is skipped.
+    """
+    outcome = redecide(loaded.require_state(), loaded.world(now))
+    if outcome.decisions:
+        transition(session, loaded, lambda _state, _world: outcome, now, "system")
+
+
+def _peek(timer_id: int) -> Any:
+    return select(
+        TimerRow.case_id,
+        TimerRow.status,
+        TimerRow.due_at,
+        TimerRow.locked_by,
+        TimerRow.locked_until,
+    ).where(TimerRow.id == timer_id)
+
+
+def _may_fire(timer: Any, now: datetime, worker_id: str | None) -> bool:
+    """`timer`: a `TimerRow` or a row with its status, due and lock columns."""
     if timer.status not in LIVE_TIMER_STATUSES or timer.due_at > now:
         return False
     held_by_other = timer.locked_by is not None and timer.locked_by != worker_id

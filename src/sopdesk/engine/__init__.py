@@ -25,7 +25,7 @@ from sopdesk.engine.decisions import (
 from sopdesk.engine.gate import Gate, can_resolve
 from sopdesk.engine.policy import DEFAULT_POLICY, PAUSE_ON_HOLD_TOO, ClockPolicy
 from sopdesk.engine.record import record
-from sopdesk.engine.report import ClockStatus, clock_statuses
+from sopdesk.engine.report import ClockStatus, clock_statuses, next_due_at
 from sopdesk.engine.retime import retime
 from sopdesk.engine.run import PlannedStep, RunPlan, plan_steps, start_run
 from sopdesk.engine.sequences import CustomerEvent, customer_sequence, release_sequence_followup
@@ -87,6 +87,7 @@ __all__ = [
     "complete_step",
     "customer_sequence",
     "decide",
+    "next_due_at",
     "override_step",
     "plan_steps",
     "record",

@@ -58,3 +58,22 @@ def clock_statuses(
             )
         )
     return tuple(rows)
+
+
+def next_due_at(
+    state: CaseState,
+    sop: FrontMatter,
+    calendar: business_time.Calendar,
+    now: datetime,
+    policy: ClockPolicy = DEFAULT_POLICY,
+) -> datetime | None:
+    """The earliest due instant of the case's open clocks at `now`, or None.
+
+    Equal to `min(c.due_at for c in clock_statuses(...) if c.open and c.due_at)`, without
+    building the rows (no readings, no breach flags): the shell stores it on every save.
+    """
+    inputs = TargetInputs(state, sop, calendar, policy, case_context(state, policy))
+    dues = [
+        due for target in all_targets(inputs) if target.open and (due := target.clock.due_at(now))
+    ]
+    return min(dues, default=None)

@@ -64,12 +64,29 @@ def validate_expression(text: str) -> str | None:
     if len(text) > MAX_EXPRESSION_LENGTH:
         return f"the condition is longer than {MAX_EXPRESSION_LENGTH} characters"
     try:
+        return _validated(text)
+    except (RecursionError, MemoryError):
+        return "the condition is nested too deeply"
+
+
+MAX_CACHED_EXPRESSIONS = 1024
+
+
+@lru_cache(maxsize=MAX_CACHED_EXPRESSIONS)
+def _validated(text: str) -> str | None:
+    """`validate_expression` for a non-empty text of allowed length, kept per text.
+
+    Conditions are evaluated for every step of every case on every decision, and the
+    answer depends on nothing but the text (the parser, the environment and
+    `TEMPLATE_CONTEXT` are fixed), so it is computed once per distinct text (bounded
+    LRU, thread-safe). Running out of stack or memory raises instead, so such a
+    verdict is never cached.
+    """
+    try:
         read = names(text)
         _compiled(text)
     except TemplateError as exc:
         return f"not a valid condition: {exc.message or exc}"
-    except (RecursionError, MemoryError):
-        return "the condition is nested too deeply"
     for dotted in sorted(read):
         problem = unknown_name(dotted)
         if problem:
@@ -77,7 +94,7 @@ def validate_expression(text: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=MAX_CACHED_EXPRESSIONS)
 def _compiled(text: str) -> Callable[..., Any]:
     return _ENV.compile_expression(text)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from sopdesk.errors import InvalidInput
@@ -170,10 +170,26 @@ def _environment(html: bool) -> ImmutableSandboxedEnvironment:
     )
 
 
+MAX_COMPILED_TEMPLATES = 512
+
+
+@lru_cache(maxsize=MAX_COMPILED_TEMPLATES)
+def compiled_template(template_text: str, html: bool = False) -> Template:
+    """The compiled template for `template_text`, kept per source text (bounded LRU).
+
+    Safe to share: the key is the whole source text and the environment is fixed per
+    `html` flag, so the same key always compiles to the same code; a compiled Jinja2
+    `Template` holds no render state and may be rendered from many threads at once
+    (`lru_cache` itself is thread-safe). A source that does not compile raises and is
+    not cached, so the error is raised again on every render, as before.
+    """
+    return _environment(html).from_string(template_text)
+
+
 def render_template(template_text: str, context: dict[str, Any], *, html: bool = False) -> str:
     """Render a template safely; `html=True` escapes values for HTML bodies."""
     try:
-        template = _environment(html).from_string(template_text)
+        template = compiled_template(template_text, html)
         return template.render(context)
     except TemplateError as exc:
         raise TemplateRenderError(

@@ -1,0 +1,109 @@
+"""`do_fire_timers` leaves the same rows behind as `do_fire_timer` called per timer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.timers import do_fire_timer, do_fire_timers
+from sopdesk.settings import Settings
+from sopdesk.store.tables import CaseRow, SopRunRow, StepStateRow, TimerRow
+from tests.cases.conftest import MONDAY, events, outbox
+
+INQUIRIES = (
+    ("I want a refund", "The shoes do not fit, please refund me."),
+    ("Complaint about your service", "Nobody answered my call, this is not acceptable."),
+    ("Quick question", "Where can I see my order history?"),
+)
+
+
+def open_set(session: Session, settings: Settings, tag: str) -> list[int]:
+    return [
+        do_open_case(
+            session,
+            customer_email=f"{tag}{i}@customer.example",
+            customer_name="Ann Lee",
+            subject=subject,
+            body=body,
+            channel="web",
+            now=MONDAY,
+            settings=settings,
+        ).id
+        for i, (subject, body) in enumerate(INQUIRIES)
+    ]
+
+
+def due_timer_ids(session: Session, case_ids: list[int], now: datetime) -> list[int]:
+    query = (
+        select(TimerRow.id)
+        .where(TimerRow.case_id.in_(case_ids), TimerRow.status == "pending")
+        .where(TimerRow.due_at <= now)
+        .order_by(TimerRow.due_at, TimerRow.id)
+    )
+    return list(session.scalars(query))
+
+
+def snapshot(session: Session, case_id: int) -> dict[str, Any]:
+    """What firing left on a case, with its reference taken out of keys."""
+    case = session.get(CaseRow, case_id)
+    assert case is not None
+    ref = case.reference or ""
+
+    def plain(key: str) -> str:
+        return key.replace(ref, "REF")
+
+    run = session.scalars(select(SopRunRow).where(SopRunRow.case_id == case_id)).one()
+    steps = session.scalars(select(StepStateRow).where(StepStateRow.run_id == run.id))
+    timers = session.scalars(select(TimerRow).where(TimerRow.case_id == case_id))
+    return {
+        "case": (case.status, case.priority, case.assignee, case.next_due_at, case.updated_at),
+        "events": [
+            (e.kind, e.at, "customer" if "@customer." in e.actor else e.actor)
+            for e in events(session, case_id)
+        ],
+        "outbox": sorted(plain(row.key) for row in outbox(session, case_id)),
+        "timers": sorted(
+            (plain(t.key), t.status, t.due_at, t.fired_at, t.locked_by) for t in timers
+        ),
+        "steps": sorted((s.step_id, s.status, s.due_at, s.actor) for s in steps),
+        "state_keys": sorted(run.state),
+    }
+
+
+def test_a_batch_fires_like_one_timer_at_a_time(library: Session, settings: Settings) -> None:
+    one_by_one = open_set(library, settings, "single")
+    batched = open_set(library, settings, "batch")
+    later = MONDAY + timedelta(days=10)
+    for timer_id in due_timer_ids(library, one_by_one, later):
+        do_fire_timer(library, timer_id, now=later, worker_id="w1", settings=settings)
+    ids = due_timer_ids(library, batched, later)
+    assert len(ids) > len(batched)  # several timers per case, so cases are grouped
+    results = do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    assert results == dict.fromkeys(ids)
+    library.expire_all()
+    for single, batch in zip(one_by_one, batched, strict=True):
+        assert snapshot(library, single) == snapshot(library, batch)
+    # firing the same batch again changes nothing
+    before = [snapshot(library, case_id) for case_id in batched]
+    assert do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings) == (
+        dict.fromkeys(ids)
+    )
+    library.expire_all()
+    assert [snapshot(library, case_id) for case_id in batched] == before
+
+
+def test_a_batch_skips_what_is_not_due_and_reports_unknown_ids(
+    library: Session, settings: Settings
+) -> None:
+    (case_id,) = open_set(library, settings, "skip")[:1]
+    ids = due_timer_ids(library, [case_id], MONDAY + timedelta(days=30))
+    results = do_fire_timers(library, [*ids, 10**9], now=MONDAY, settings=settings)
+    assert results == dict.fromkeys([*ids, 10**9])
+    library.expire_all()
+    statuses = set(library.scalars(select(TimerRow.status).where(TimerRow.id.in_(ids))))
+    assert statuses == {"pending"}  # none was due at MONDAY
+    assert do_fire_timers(library, [], settings=settings) == {}
