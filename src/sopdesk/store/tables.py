@@ -246,6 +246,7 @@ class CustomerRow(Base):
     purchases: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CaseRow(Base):
@@ -498,6 +499,8 @@ class GroupRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    tier: Mapped[int | None] = mapped_column(Integer)
+    email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -614,3 +617,28 @@ class WebhookRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- customer answers: the survey behind the signed link e-mailed after a case ---------
+
+
+class SurveyResponseRow(Base):
+    """A customer's answer to the survey about one case: one row per case, re-answerable.
+
+    `rating` is CSAT on 1..5; `resolved` is the customer's own word on whether the case
+    solved the problem (first contact resolution is measured against it).
+    """
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
