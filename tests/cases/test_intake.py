@@ -101,6 +101,45 @@ def test_a_reply_threads_by_the_subject_token(library: Session, settings: Settin
     assert (result.outcome, result.case_id, result.threaded_via) == ("reply", case.id, "case_token")
 
 
+def test_a_stranger_naming_a_case_token_gets_a_case_of_their_own(
+    library: Session, settings: Settings
+) -> None:
+    case = get_case(library, receive(library, RETURN, settings).case_id or 0)
+    probe = email(
+        f"Re: [{case.reference}] what is the address on file?",
+        "Please send me the details of this case.",
+        sender="Mallory <mallory@elsewhere.example>",
+        message_id="<probe@elsewhere.example>",
+    )
+    result = receive(library, probe, settings, hours=1)
+    assert result.outcome == "new_case" and result.case_id != case.id
+    assert [
+        m.from_address
+        for m in library.scalars(
+            select(MessageRow).where(MessageRow.case_id == case.id, MessageRow.kind == "inbound")
+        )
+    ] == ["ann@customer.example"]
+
+
+def test_someone_copied_on_the_case_threads_by_its_token(
+    library: Session, settings: Settings
+) -> None:
+    first = email(
+        "I want to return my shoes",
+        "The shoes are the wrong size. My partner Bo may write too.",
+        headers="Cc: Bo Lee <bo@customer.example>\n",
+    )
+    case = get_case(library, receive(library, first, settings).case_id or 0)
+    reply = email(
+        f"Re: [{case.reference}]",
+        "This is Bo: the order number is 10452.",
+        sender="Bo Lee <BO@customer.example>",
+        message_id="<bo1@customer.example>",
+    )
+    result = receive(library, reply, settings, hours=1)
+    assert (result.outcome, result.case_id, result.threaded_via) == ("reply", case.id, "case_token")
+
+
 def test_a_reply_reopens_a_resolved_case_but_an_auto_reply_does_not(
     library: Session, settings: Settings
 ) -> None:

@@ -48,7 +48,13 @@ from sopdesk.channels.email_in import (
 from sopdesk.engine import Message, MessageKind, add_message
 from sopdesk.errors import Conflict, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseRow, CaseStatusValue, MessageRow, QuarantineRow
+from sopdesk.store.tables import (
+    CaseRow,
+    CaseStatusValue,
+    CustomerRow,
+    MessageRow,
+    QuarantineRow,
+)
 
 
 @dataclass(frozen=True)
@@ -122,10 +128,42 @@ def _thread(session: Session, parsed: ParsedEmail) -> ThreadMatch[int] | None:
         )
         known = {mid: case_id for mid, case_id in session.execute(query) if mid}
     tokens: dict[str, int] = {}
-    if keys.case_token:
+    if keys.case_token and not known:
         found = session.scalar(select(CaseRow.id).where(CaseRow.reference == keys.case_token))
-        tokens = {keys.case_token: found} if found is not None else {}
+        machine = keys.auto_reply is not None  # bounces come from daemons, not people
+        if found is not None and (machine or _takes_part(session, found, parsed.from_.address)):
+            tokens = {keys.case_token: found}
     return resolve_thread(keys, known, tokens)
+
+
+def _takes_part(session: Session, case_id: int, sender: str) -> bool:
+    """True when `sender` is the case's customer or wrote or was sent one of its messages.
+
+    Case tokens are guessable ("[SD-1042]"), so a token alone only threads a person's
+    mail when they are already on the case; anyone else's mail starts a case of its
+    own instead of landing in a stranger's case. Automatic mail (bounces, out-of-office)
+    still threads by token: it is stored, never reopens the case, and a bounce names
+    the case it belongs to.
+    """
+    address = (sender or "").strip().lower()
+    if not address:
+        return False
+    customer = session.scalar(
+        select(CustomerRow.email)
+        .join(CaseRow, CaseRow.customer_id == CustomerRow.id)
+        .where(CaseRow.id == case_id)
+    )
+    if customer is not None and customer.lower() == address:
+        return True
+    rows = session.execute(
+        select(MessageRow.from_address, MessageRow.to_addresses, MessageRow.cc_addresses).where(
+            MessageRow.case_id == case_id
+        )
+    )
+    return any(
+        address in {a.lower() for a in (sent_by or "", *(to or ()), *(cc or ()))}
+        for sent_by, to, cc in rows
+    )
 
 
 def _new_message(parsed: ParsedEmail, *, auto_reply: bool = False) -> NewMessage:

@@ -50,6 +50,10 @@ from sopdesk.worker.policy import Dead, Decision, RetryPolicy, decide_for, descr
 
 log = logging.getLogger("sopdesk.worker")
 
+FIRE_SLICE = 25
+"""Timers handed to one `fire_timers` call: small enough to re-check the lease and a
+stop request often, large enough that a case's timers claimed together fire together."""
+
 TIMER_POLICY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=8)
 EMAIL_POLICY = RetryPolicy(base=timedelta(seconds=60), cap=timedelta(hours=4), max_attempts=12)
 
@@ -60,6 +64,17 @@ class FireTimer(Protocol):
     def __call__(
         self, session: Session, timer_id: int, /, *, now: datetime, worker_id: str
     ) -> Any: ...
+
+
+class FireTimers(Protocol):
+    """`sopdesk.actions.timers.do_fire_timers`: `{timer id: None or the error}`.
+
+    The same outcome as `FireTimer` per id in order; errors are returned, not raised.
+    """
+
+    def __call__(
+        self, session: Session, timer_ids: list[int], /, *, now: datetime, worker_id: str
+    ) -> dict[int, Exception | None]: ...
 
 
 Deliver = Delivery
@@ -75,6 +90,33 @@ def default_fire_timer(settings: Settings | None = None) -> FireTimer:
     from sopdesk.actions.timers import do_fire_timer  # the actions layer owns the effects
 
     return partial(do_fire_timer, settings=settings or Settings())
+
+
+def default_fire_timers(settings: Settings | None = None) -> FireTimers:
+    """`do_fire_timers` with the server settings bound: a case's timers in one go."""
+    from sopdesk.actions.timers import do_fire_timers
+
+    return partial(do_fire_timers, settings=settings or Settings())
+
+
+def one_by_one(fire_timer: FireTimer) -> FireTimers:
+    """A `FireTimers` that calls `fire_timer` per id, rolling back after a failure."""
+
+    def fire_each(
+        session: Session, timer_ids: list[int], /, *, now: datetime, worker_id: str
+    ) -> dict[int, Exception | None]:
+        results: dict[int, Exception | None] = {}
+        for timer_id in timer_ids:
+            try:
+                fire_timer(session, timer_id, now=now, worker_id=worker_id)
+            except Exception as exc:
+                session.rollback()
+                results[timer_id] = exc
+            else:
+                results[timer_id] = None
+        return results
+
+    return fire_each
 
 
 @dataclass(frozen=True)
@@ -120,6 +162,7 @@ class Worker:
         *,
         deliver: Deliver | None,
         fire_timer: FireTimer | None = None,
+        fire_timers: FireTimers | None = None,
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -127,6 +170,8 @@ class Worker:
         self.config = config
         self.deliver = deliver
         self._fire_timer = fire_timer
+        self._fire_timers = fire_timers or (one_by_one(fire_timer) if fire_timer else None)
+        self._slice = 1 if fire_timer and not fire_timers else FIRE_SLICE
         self.clock = clock
         self.jitter = jitter
         self._stop = threading.Event()
@@ -138,6 +183,12 @@ class Worker:
         if self._fire_timer is None:
             self._fire_timer = default_fire_timer()
         return self._fire_timer
+
+    @property
+    def fire_timers(self) -> FireTimers:
+        if self._fire_timers is None:
+            self._fire_timers = default_fire_timers()
+        return self._fire_timers
 
     # -- control -------------------------------------------------------------------
 
@@ -193,37 +244,49 @@ class Worker:
     # -- timers --------------------------------------------------------------------
 
     def _timer_batch(self, session: Session, stats: RoundStats) -> None:
+        """Fire the claimed timers in slices (`FIRE_SLICE`; 1 for a per-timer `fire_timer`),
+        checking the lease and a stop request between slices; a case's timers within a
+        slice fire together."""
         me = self.config.worker_id
         claimed = claim_timers(session, self.clock(), me, self.config.batch, self.config.lease)
         lease_until = self.clock() + self.config.lease
-        for index, item in enumerate(claimed):
+        for start in range(0, len(claimed), self._slice):
             if self._abandon():
-                stats.released += release_timers(session, claimed[index:], me)
+                stats.released += release_timers(session, claimed[start:], me)
                 return
+            chunk = claimed[start : start + self._slice]
             if self._lease_short(lease_until, margin=self.config.lease / 4):
                 lease_until = self.clock() + self.config.lease
-                held = renew_timers(session, claimed[index:], me, lease_until)
-                if item.id not in held:
-                    continue
-            self._fire(session, item, stats)
+                held = renew_timers(session, claimed[start:], me, lease_until)
+                chunk = [item for item in chunk if item.id in held]
+            self._fire(session, chunk, stats)
 
-    def _fire(self, session: Session, item: ClaimedTimer, stats: RoundStats) -> None:
+    def _fire(self, session: Session, chunk: list[ClaimedTimer], stats: RoundStats) -> None:
+        if not chunk:
+            return
+        ids = [item.id for item in chunk]
         try:
-            self.fire_timer(session, item.id, now=self.clock(), worker_id=self.config.worker_id)
-        except Exception as exc:
+            results = self.fire_timers(
+                session, ids, now=self.clock(), worker_id=self.config.worker_id
+            )
+        except Exception as exc:  # the batch itself failed: every timer of it gets the error
             session.rollback()
+            results = dict.fromkeys(ids, exc)
+        for item in chunk:
+            error = results.get(item.id)
+            if error is None:
+                stats.fired += 1
+                continue
             stats.timer_failures += 1
             decision = decide_for(
-                exc,
+                error,
                 attempts=item.attempts,
                 policy=self.config.timer_policy,
                 now=self.clock(),
                 jitter=self.jitter(),
             )
             stats.dead += self._record_timer_failure(session, item, decision)
-            log.warning("timer %s (%s) failed: %s", item.id, item.key, describe(exc))
-        else:
-            stats.fired += 1
+            log.warning("timer %s (%s) failed: %s", item.id, item.key, describe(error))
 
     def _record_timer_failure(
         self, session: Session, item: ClaimedTimer, decision: Decision
