@@ -171,3 +171,34 @@ def test_the_library_never_overwrites_the_owners_changes(session: Session, now: 
     do_load_library(session, now=now)
     assert sops.get_sop(session, sop_id).status == "retired"
     assert len(sops.list_versions(session, sop_id)) == 1
+
+
+def test_retire_missing_retires_sops_whose_file_is_gone(
+    session: Session, now: datetime, tmp_path: Path
+) -> None:
+    folder = _write(tmp_path, {"a.md": sop_text("a"), "b.md": sop_text("b"), "c.md": sop_text("c")})
+    do_sync_directory(session, folder, "ann", publish=True, now=now)
+    (folder / "b.md").unlink()
+    kept = do_sync_directory(session, folder, "ann", now=now)
+    assert kept.count(Outcome.RETIRED) == 0 and sops.get_sop(session, "b").status == "published"
+    report = do_sync_directory(session, folder, "ann", retire_missing=True, now=now)
+    [gone] = [item for item in report.items if item.outcome is Outcome.RETIRED]
+    assert (gone.sop_id, gone.version, gone.status, gone.path) == ("b", 1, "retired", "")
+    assert [(s.id, s.status) for s in sops.list_sops(session)] == [
+        ("a", "published"),
+        ("b", "retired"),
+        ("c", "published"),
+    ]
+    again = do_sync_directory(session, folder, "ann", retire_missing=True, now=now)
+    assert again.count(Outcome.RETIRED) == 0
+
+
+def test_retire_missing_is_skipped_when_a_files_id_is_unreadable(
+    session: Session, now: datetime, tmp_path: Path
+) -> None:
+    folder = _write(tmp_path, {"a.md": sop_text("a"), "b.md": sop_text("b")})
+    do_sync_directory(session, folder, "ann", publish=True, now=now)
+    (folder / "b.md").write_bytes(b"\x00\x01 not an SOP any more")
+    report = do_sync_directory(session, folder, "ann", retire_missing=True, now=now)
+    assert not report.ok and report.count(Outcome.RETIRED) == 0
+    assert sops.get_sop(session, "b").status == "published"

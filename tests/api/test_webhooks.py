@@ -1,4 +1,4 @@
-"""/api/v1/webhooks: registering endpoints (delivery is not built yet)."""
+"""/api/v1/webhooks: registering endpoints (delivery: test_webhook_delivery.py)."""
 
 from __future__ import annotations
 

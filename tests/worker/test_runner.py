@@ -21,7 +21,7 @@ from sopdesk.worker.delivery import OneShot
 from sopdesk.worker.outbox import build_message
 from sopdesk.worker.policy import RetryPolicy
 from sopdesk.worker.runner import Deliver, RoundStats, Worker, smtp_deliver
-from sopdesk.worker.status import outbox_status, retry_dead, timer_status
+from sopdesk.worker.status import outbox_status, retry_dead, timer_status, webhook_status
 from tests.worker.support import (
     SECRET,
     Sink,
@@ -333,6 +333,25 @@ def test_status_reports_depth_and_lag(session: Session, now: datetime) -> None:
     emails = outbox_status(session, now)
     assert (emails.due, emails.lag_seconds) == (1, 30)
     assert emails.as_json()["oldest_due_at"] == (now - timedelta(seconds=30)).isoformat()
+
+
+def test_webhook_deliveries_are_their_own_queue(session: Session, now: datetime) -> None:
+    add_emails(session, 1, now - timedelta(seconds=30))
+    session.add(
+        OutboxRow(
+            key="webhook:1:evt_a",
+            kind="webhook",
+            payload={"webhook_id": 1, "event": "ping", "data": {}},
+            status="pending",
+            attempts=0,
+            next_attempt_at=now - timedelta(seconds=5),
+            created_at=now - timedelta(seconds=5),
+        )
+    )
+    session.commit()
+    hooks = webhook_status(session, now)
+    assert (hooks.name, hooks.due, hooks.lag_seconds) == ("webhooks", 1, 5)
+    assert (outbox_status(session, now).due, outbox_status(session, now).name) == (1, "outbox")
 
 
 def test_without_smtp_email_stays_queued(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from sopdesk.actions.sops import require_document
+from sopdesk.actions.webhook_events import queue_case_events
 from sopdesk.calendar import Calendar, default_calendar
 from sopdesk.engine import CaseState, World, next_due_at, plan_steps
 from sopdesk.engine.conditions import case_context
@@ -340,7 +341,9 @@ def log_event(
     """Append one event; `data` values are made JSON-safe (instants as ISO 8601).
 
     Inside `buffered_events` the row is kept in a list and written with the others in
-    one statement; otherwise it is added to the session.
+    one statement; otherwise it is added to the session. Either way, the events that
+    webhook endpoints subscribe to are queued for delivery in the same transaction
+    (`webhook_events.queue_case_events`; nothing is read when no endpoint exists).
     """
     values = {
         "case_id": case_id,
@@ -355,6 +358,7 @@ def log_event(
         buffer.append(values)
     else:
         session.add(CaseEventRow(**values))
+        queue_case_events(session, (values,))
 
 
 @contextmanager
@@ -367,7 +371,9 @@ def buffered_events(session: Session) -> Iterator[None]:
     object each. Events already pending in the session are flushed first, so ids keep
     following the order of logging. The rows' case and customer are flushed before any
     event can name them (their ids come from a flush). Nested blocks join the outer
-    one; on an error the buffer is dropped with the transaction.
+    one; on an error the buffer is dropped with the transaction. Webhook deliveries for
+    the block's events are queued after them, so their payloads show the case as the
+    whole block left it.
     """
     if session.info.get(_EVENT_BUFFER) is not None:
         yield
@@ -382,6 +388,7 @@ def buffered_events(session: Session) -> Iterator[None]:
         session.info.pop(_EVENT_BUFFER, None)
     if buffer:
         session.execute(insert(CaseEventRow.__table__), buffer)
+        queue_case_events(session, buffer)
 
 
 def json_safe(value: Any) -> Any:

@@ -14,16 +14,17 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk import library
 from sopdesk.actions import lifecycle
 from sopdesk.actions.base import resolve_now, transaction
-from sopdesk.actions.sops import create_draft, list_sops, publish, update_draft
+from sopdesk.actions.sops import create_draft, list_sops, publish, retire, update_draft
 from sopdesk.errors import InvalidInput, NotFound
 from sopdesk.sop.findings import Finding, Severity
 from sopdesk.sop.parser import ParseResult, parse_sop
-from sopdesk.store.tables import Sop, SopVersion, VersionStatus
+from sopdesk.store.tables import Sop, SopStatus, SopVersion, VersionStatus
 
 LIBRARY_AUTHOR = "sopdesk"
 
@@ -33,6 +34,7 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     PUBLISHED = "published"
     UNCHANGED = "unchanged"
+    RETIRED = "retired"
     INVALID = "invalid"
 
 
@@ -88,6 +90,7 @@ class LoadOptions:
     approver: str | None = None
     note: str = ""
     only_new: bool = False
+    retire_missing: bool = False
 
 
 def do_sync_directory(
@@ -98,20 +101,30 @@ def do_sync_directory(
     publish: bool = False,
     approver: str | None = None,
     note: str = "",
+    retire_missing: bool = False,
     now: datetime | None = None,
 ) -> SyncReport:
     """Load every `*.md` file of `directory`: new SOP, new version, or nothing.
 
     A new file becomes a new SOP; a changed file becomes a new draft version (or
     replaces the open draft); an unchanged file does nothing. With `publish`, what was
-    loaded is also published, approved by `approver` (default: the author).
+    loaded is also published, approved by `approver` (default: the author). With
+    `retire_missing`, an SOP whose file is gone from the folder is retired, so the
+    folder is the whole library; that step is skipped when a file's id cannot be read
+    (it could be the "missing" SOP).
     """
     folder = Path(directory)
     if not folder.is_dir():
         raise NotFound(f"{folder} is not a folder", hint="give the folder that holds the .md files")
     files = sorted(folder.glob("*.md"))
     sources = [(str(path), path.read_bytes()) for path in files]
-    options = LoadOptions(author, publish, approver, note or f"synced from {folder.name}")
+    options = LoadOptions(
+        author,
+        publish,
+        approver,
+        note or f"synced from {folder.name}",
+        retire_missing=retire_missing,
+    )
     return do_load_sources(session, sources, options, now=now)
 
 
@@ -144,7 +157,26 @@ def do_load_sources(
                 )
             else:
                 items.append(_apply(session, source, options, moment))
+        if options.retire_missing and all(source.sop_id for source in parsed):
+            present = {source.sop_id for source in parsed}
+            items.extend(_retire_missing(session, present, options, moment))
     return SyncReport(items)
+
+
+def _retire_missing(
+    session: Session, present: set[str | None], options: LoadOptions, now: datetime
+) -> list[SyncItem]:
+    """Retire every SOP not yet retired whose id no file in the folder carries."""
+    query = select(Sop.id).where(Sop.status != SopStatus.RETIRED.value).order_by(Sop.id)
+    items = []
+    for sop_id in session.scalars(query).all():
+        if sop_id in present:
+            continue
+        note = f"{options.note}: its file is no longer in the folder"
+        rows = retire(session, sop_id, None, actor=options.author, note=note, now=now)
+        last = max(rows, key=lambda row: row.version)
+        items.append(SyncItem("", Outcome.RETIRED, sop_id, last.version, last.status))
+    return items
 
 
 def export_directory(

@@ -28,6 +28,7 @@ from sopdesk.actions.sop_reads import (
     list_sops,
     list_versions,
 )
+from sopdesk.actions.webhook_events import queue_sop_published
 from sopdesk.errors import Conflict, InvalidInput
 from sopdesk.sop.findings import Finding, Severity, sort_findings
 from sopdesk.sop.model import SopDocument
@@ -149,8 +150,20 @@ def do_retire(
     now: datetime | None = None,
 ) -> list[SopVersion]:
     """Retire one version, or without a number the whole SOP (in force and open versions)."""
+    return retire(session, sop_id, version, actor=actor, note=note, now=resolve_now(now))
+
+
+def retire(
+    session: Session,
+    sop_id: str,
+    version: int | None,
+    *,
+    actor: str,
+    note: str,
+    now: datetime,
+) -> list[SopVersion]:
+    """`do_retire` inside the caller's transaction (`sop sync --retire-missing`)."""
     sop = get_sop(session, sop_id, lock=True)
-    moment = resolve_now(now)
     if version is not None:
         targets = [get_version(session, sop_id, version)]
     else:
@@ -160,8 +173,8 @@ def do_retire(
     for row in targets:
         lifecycle.check_transition(sop_id, row.version, VersionStatus(row.status), RETIRED)
         action = "retired" if row.status == PUBLISHED.value else "withdrawn"
-        _retire(session, row, action, actor, note, moment)
-    _refresh_sop(sop, moment)
+        _retire(session, row, action, actor, note, now)
+    _refresh_sop(sop, now)
     return targets
 
 
@@ -283,6 +296,7 @@ def publish(
         material=material, reviewed=reviewed, supersedes=previous,
     )  # fmt: skip
     _refresh_sop(sop, now)
+    queue_sop_published(session, row, approver)
     return row
 
 

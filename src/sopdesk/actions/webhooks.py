@@ -1,8 +1,14 @@
-"""Webhook endpoints: register, list, read and remove them (settings).
+"""Webhook endpoints: register, list, read, ping and remove them (settings).
 
 An endpoint names the events it wants (`EVENTS`) and gets its own signing secret,
-shown once when it is made. Only registration is here: the outbound delivery (the
-signed POSTs, retried by the worker) is not built yet, so nothing is sent to them.
+shown once when it is made. Deliveries are queued by `webhook_events` in the
+transaction of the change they report and POSTed, signed, by the worker
+(`sopdesk.worker.webhooks`); `list_deliveries` reads them back.
+
+Every change to an endpoint drops this process's cached subscription list once it is
+committed, so the next event here sees it at once (other processes within
+`webhook_events.SUBSCRIPTION_TTL` seconds). Removing an endpoint removes its queued
+and past deliveries with it; they can no longer be sent nor listed.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import atomic, resolve_now
-from sopdesk.errors import InvalidInput, NotFound
-from sopdesk.store.tables import WebhookRow
+from sopdesk.actions.webhook_events import delivery_key, invalidate_subscriptions, queue_ping
+from sopdesk.errors import Conflict, InvalidInput, NotFound
+from sopdesk.store.tables import OutboxKind, OutboxRow, OutboxStatus, WebhookRow
 
 EVENTS = (
     "case.created",
@@ -67,7 +74,6 @@ def check_events(events: Iterable[str]) -> list[str]:
     return [event for event in EVENTS if event in wanted]
 
 
-@atomic
 def do_create_webhook(
     session: Session,
     url: str,
@@ -78,6 +84,23 @@ def do_create_webhook(
     now: datetime | None = None,
 ) -> CreatedWebhook:
     """Register an endpoint for `events`, with a new 256-bit signing secret."""
+    created = _create_webhook(
+        session, url, events, created_by=created_by, description=description, now=now
+    )
+    invalidate_subscriptions()
+    return created
+
+
+@atomic
+def _create_webhook(
+    session: Session,
+    url: str,
+    events: Iterable[str],
+    *,
+    created_by: str,
+    description: str = "",
+    now: datetime | None = None,
+) -> CreatedWebhook:
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     row = WebhookRow(
         url=check_url(url),
@@ -104,7 +127,71 @@ def get_webhook(session: Session, webhook_id: int) -> WebhookRow:
     return row
 
 
-@atomic
 def do_delete_webhook(session: Session, webhook_id: int) -> None:
-    """Remove an endpoint for good; 404 if there is none."""
+    """Remove an endpoint for good, with its deliveries (queued ones are not sent);
+    404 if there is none."""
+    _delete_webhook(session, webhook_id)
+    invalidate_subscriptions()
+
+
+@atomic
+def _delete_webhook(session: Session, webhook_id: int) -> None:
     session.delete(get_webhook(session, webhook_id))
+    session.execute(delete(OutboxRow).where(*_deliveries_of(webhook_id)))
+
+
+def do_deactivate_webhook(session: Session, webhook_id: int, *, reason: str) -> int:
+    """Stop sending to an endpoint (the receiver answered 410 Gone): it stays listed,
+    inactive, and its waiting deliveries are cancelled (dead, with `reason`). Returns
+    how many were cancelled; commits."""
+    cancelled = _deactivate_webhook(session, webhook_id, reason)
+    invalidate_subscriptions()
+    return cancelled
+
+
+@atomic
+def _deactivate_webhook(session: Session, webhook_id: int, reason: str) -> int:
+    session.execute(update(WebhookRow).where(WebhookRow.id == webhook_id).values(active=False))
+    waiting = OutboxRow.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value])
+    result = session.execute(
+        update(OutboxRow)
+        .where(*_deliveries_of(webhook_id), waiting)
+        .values(status=OutboxStatus.DEAD.value, last_error=f"cancelled: {reason}"[:2000])
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@atomic
+def do_ping_webhook(session: Session, webhook_id: int, *, now: datetime | None = None) -> str:
+    """Queue a `ping` delivery to an active endpoint; returns its event id."""
+    row = get_webhook(session, webhook_id)
+    if not row.active:
+        raise Conflict(
+            f"webhook {webhook_id} is inactive",
+            hint="it answered 410 Gone; remove it and register the URL again",
+        )
+    return str(queue_ping(session, webhook_id, resolve_now(now))["payload"]["id"])
+
+
+MAX_DELIVERIES = 200
+
+
+def list_deliveries(
+    session: Session, webhook_id: int, *, limit: int = 50, before: int | None = None
+) -> list[OutboxRow]:
+    """An endpoint's deliveries, newest first; `before`: only rows older than that id."""
+    get_webhook(session, webhook_id)
+    query = select(OutboxRow).where(*_deliveries_of(webhook_id))
+    if before is not None:
+        query = query.where(OutboxRow.id < before)
+    limit = max(1, min(limit, MAX_DELIVERIES))
+    return list(session.scalars(query.order_by(OutboxRow.id.desc()).limit(limit)))
+
+
+def _deliveries_of(webhook_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The outbox rows of one endpoint: their keys start `webhook:{id}:` (unique index)."""
+    prefix = delivery_key(webhook_id, "")
+    return (
+        OutboxRow.kind == OutboxKind.WEBHOOK.value,
+        OutboxRow.key.startswith(prefix, autoescape=True),
+    )

@@ -353,6 +353,11 @@ def sync_command(
         None, "--approver", help="Approver when publishing (default: the author)."
     ),
     note: str = NOTE,
+    retire_missing: bool = typer.Option(
+        False,
+        "--retire-missing",
+        help="Retire SOPs whose file is not in the folder (skipped if a file's id is unreadable).",
+    ),
     output: Format = FORMAT,
 ) -> None:
     """Load a folder of SOP files: new file, new SOP; changed file, new version.
@@ -362,7 +367,13 @@ def sync_command(
     """
     with open_session() as session:
         report = do_sync_directory(
-            session, directory, author or _me(), publish=publish, approver=approver, note=note
+            session,
+            directory,
+            author or _me(),
+            publish=publish,
+            approver=approver,
+            note=note,
+            retire_missing=retire_missing,
         )
     if output is Format.JSON:
         _echo_json([item.as_dict() for item in report.items])
@@ -379,9 +390,9 @@ def _print_sync(report: SyncReport) -> None:
             for finding in item.findings:
                 typer.echo(f"  {finding}", err=True)
         else:
+            where = item.path or "(no file in the folder)"
             typer.echo(
-                f"{item.outcome.value:<10} {item.sop_id} v{item.version} ({item.status})"
-                f"  {item.path}"
+                f"{item.outcome.value:<10} {item.sop_id} v{item.version} ({item.status})  {where}"
             )
     counts = ", ".join(f"{report.count(o)} {o.value}" for o in Outcome if report.count(o))
     typer.echo(counts or "No SOP files found.")

@@ -136,6 +136,47 @@ def claim_outbox(
     return sorted((ClaimedEmail(*row) for row in rows), key=lambda c: c.id)
 
 
+def claim_webhooks(
+    session: Session,
+    now: datetime,
+    worker_id: str,
+    batch: int = DEFAULT_BATCH,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[ClaimedEmail]:
+    """Claim up to `batch` due webhook deliveries (oldest first) for `lease`; commits.
+
+    The same claim as `claim_outbox` (same columns, lease in `next_attempt_at`, fence
+    on `attempts`) for the rows of kind `webhook`; a `ClaimedEmail` is simply a claimed
+    outbox row, so `renew_outbox` and `release_outbox` work on these too.
+    """
+    del worker_id  # the outbox has no owner column: the fence is `attempts`
+    due = and_(
+        OutboxRow.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
+        OutboxRow.kind == OutboxKind.WEBHOOK.value,
+        OutboxRow.next_attempt_at <= now,
+    )
+    ids = (
+        select(OutboxRow.id)
+        .where(due)
+        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+        .limit(batch)
+    )
+    claim = update(OutboxRow).values(
+        status=OutboxStatus.SENDING.value,
+        next_attempt_at=now + lease,
+        attempts=OutboxRow.attempts + 1,
+    )
+    columns = (
+        OutboxRow.id,
+        OutboxRow.key,
+        OutboxRow.attempts,
+        OutboxRow.payload,
+        OutboxRow.created_at,
+    )
+    rows = _claim(session, ids, claim, OutboxRow, columns)
+    return sorted((ClaimedEmail(*row) for row in rows), key=lambda c: c.id)
+
+
 def _claim(session: Session, ids: Any, claim: Any, table: Any, columns: Sequence[Any]) -> list[Any]:
     try:
         if is_postgres(session):

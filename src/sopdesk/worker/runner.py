@@ -1,7 +1,7 @@
 """The worker loop (the shell): reclaim, claim a batch, run it, record the outcome.
 
-`Worker.run_once()` does one round (expired leases back to the queue, one batch of
-timers, one batch of e-mails) and returns what it did; `sopdesk worker --once` and the
+`Worker.run_once()` does one round (expired leases back to the queue, one batch each
+of timers, e-mails and webhook deliveries) and returns what it did; `sopdesk worker --once` and the
 tests call it. `Worker.run()` repeats it until `request_stop()` (SIGTERM / SIGINT),
 sleeping `poll_interval` when a round found nothing. On a stop request the current
 batch is finished if it can be within `shutdown_grace` seconds; what is left of it is
@@ -47,6 +47,7 @@ from sopdesk.worker.claim import (
 from sopdesk.worker.delivery import Delivery, SmtpBatch
 from sopdesk.worker.outbox import build_message
 from sopdesk.worker.policy import Dead, Decision, RetryPolicy, decide_for, describe
+from sopdesk.worker.webhooks import webhook_round
 
 log = logging.getLogger("sopdesk.worker")
 
@@ -145,11 +146,21 @@ class RoundStats:
     email_failures: int = 0
     dead: int = 0
     released: int = 0
+    webhooks_sent: int = 0
+    webhook_failures: int = 0  # retried later, dead or cancelled
     reclaimed: Reclaimed = field(default_factory=Reclaimed)
 
     @property
     def worked(self) -> int:
-        return self.fired + self.timer_failures + self.sent + self.email_failures
+        """Rows this round handled; 0 makes `run()` sleep before the next round."""
+        return (
+            self.fired
+            + self.timer_failures
+            + self.sent
+            + self.email_failures
+            + self.webhooks_sent
+            + self.webhook_failures
+        )
 
 
 class Worker:
@@ -222,7 +233,8 @@ class Worker:
                 self._stop.wait(self.config.poll_interval)
 
     def run_once(self) -> RoundStats:
-        """One round: reclaim expired leases, one batch of timers, one batch of e-mail."""
+        """One round: reclaim expired leases, then one batch each of timers, e-mail and
+        webhook deliveries."""
         stats = RoundStats()
         with self.sessions() as session:
             force = self.config.reclaim_all_at_start and not self._started
@@ -239,6 +251,9 @@ class Worker:
                 self._timer_batch(session, stats)
             if not self.stopping and self.deliver is not None:
                 self._email_batch(session, stats)
+            hooks = webhook_round(session, self, stats)
+            stats.webhooks_sent = hooks.sent
+            stats.webhook_failures = hooks.failed + hooks.dead + hooks.cancelled
         return stats
 
     # -- timers --------------------------------------------------------------------

@@ -67,24 +67,32 @@ def timer_status(session: Session, now: datetime) -> QueueStatus:
     )
 
 
-def outbox_status(session: Session, now: datetime) -> QueueStatus:
-    email = OutboxRow.kind == OutboxKind.EMAIL.value
+def outbox_status(
+    session: Session, now: datetime, *, kind: OutboxKind = OutboxKind.EMAIL
+) -> QueueStatus:
+    """The outbox rows of one kind: e-mail (the queue named "outbox") or webhook."""
+    of_kind = OutboxRow.kind == kind.value
     waiting = OutboxRow.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value])
-    due_now = (email, waiting, OutboxRow.next_attempt_at <= now)
+    due_now = (of_kind, waiting, OutboxRow.next_attempt_at <= now)
     oldest = session.scalar(select(func.min(OutboxRow.next_attempt_at)).where(*due_now))
     due = _count(session, *due_now, table=OutboxRow)
     status = OutboxRow.status
     return QueueStatus(
-        name="outbox",
+        name="outbox" if kind is OutboxKind.EMAIL else f"{kind.value}s",
         due=due,
-        scheduled=_count(session, email, waiting, table=OutboxRow) - due,
-        in_flight=_count(session, email, status == OutboxStatus.SENDING.value, table=OutboxRow),
-        retrying=_count(session, email, status == OutboxStatus.FAILED.value, table=OutboxRow),
-        dead=_count(session, email, status == OutboxStatus.DEAD.value, table=OutboxRow),
-        done=_count(session, email, status == OutboxStatus.SENT.value, table=OutboxRow),
+        scheduled=_count(session, of_kind, waiting, table=OutboxRow) - due,
+        in_flight=_count(session, of_kind, status == OutboxStatus.SENDING.value, table=OutboxRow),
+        retrying=_count(session, of_kind, status == OutboxStatus.FAILED.value, table=OutboxRow),
+        dead=_count(session, of_kind, status == OutboxStatus.DEAD.value, table=OutboxRow),
+        done=_count(session, of_kind, status == OutboxStatus.SENT.value, table=OutboxRow),
         oldest_due_at=oldest,
         lag_seconds=_lag(now, oldest),
     )
+
+
+def webhook_status(session: Session, now: datetime) -> QueueStatus:
+    """Webhook deliveries waiting, in flight, retrying, dead and sent (queue "webhooks")."""
+    return outbox_status(session, now, kind=OutboxKind.WEBHOOK)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""/api/v1/webhooks: register the endpoints that will receive events (settings).
+"""/api/v1/webhooks: the endpoints that receive events, their deliveries, a ping.
 
-Registration only: the signed outbound delivery is not built yet, so a registered
-endpoint receives nothing for now (docs/api.md says so).
+Deliveries are signed POSTs sent by the worker (docs/api.md, "Webhooks"); this router
+only registers endpoints, lists what was delivered to one, and queues a test `ping`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from sopdesk.actions import webhooks
 from sopdesk.auth.permissions import Principal
-from sopdesk.store.tables import WebhookRow
+from sopdesk.errors import InvalidInput
+from sopdesk.store.tables import OutboxRow, WebhookRow
 from sopdesk.web.api import models as m
 from sopdesk.web.api.deps import require
 from sopdesk.web.api.idempotent import IdempotentRoute, idempotency_key
@@ -53,6 +54,43 @@ class CreatedWebhookOut(WebhookOut):
     secret: str = Field(description="The signing secret: shown this once")
 
 
+class DeliveryOut(BaseModel):
+    id: int = Field(description="The delivery's row id (also the cursor's position)")
+    event: str = Field(examples=["case.created"])
+    event_id: str = Field(description="Sent as `Sopdesk-Delivery`; the same on every retry")
+    status: str = Field(description="pending, sending, sent, failed (will retry) or dead")
+    attempts: int
+    last_error: str | None = None
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(None, description="When waiting: the next try")
+    sent_at: datetime | None = None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for older deliveries")
+
+
+class PingOut(BaseModel):
+    event: str = Field(examples=["ping"])
+    event_id: str
+
+
+def _delivery(row: OutboxRow) -> dict[str, object]:
+    waiting = row.status in {"pending", "failed"}
+    return {
+        "id": row.id,
+        "event": str(row.payload.get("event", "")),
+        "event_id": str(row.payload.get("id", "")),
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "created_at": row.created_at,
+        "next_attempt_at": row.next_attempt_at if waiting else None,
+        "sent_at": row.sent_at,
+    }
+
+
 def _out(row: WebhookRow) -> dict[str, object]:
     return {
         "id": row.id,
@@ -86,7 +124,7 @@ def list_webhooks(who: SettingsReader, session: DbSession) -> list[dict[str, obj
 )
 def create_webhook(body: WebhookIn, who: SettingsWriter, session: DbSession) -> dict[str, object]:
     """Register an http(s) URL for some events; the answer's `secret` (for checking the
-    HMAC signature of deliveries) is shown only here. Delivery is not built yet."""
+    HMAC signature of deliveries) is shown only here."""
     created = webhooks.do_create_webhook(
         session, body.url, body.events, created_by=who.email, description=body.description
     )
@@ -116,3 +154,49 @@ def delete_webhook(webhook_id: WebhookId, who: SettingsWriter, session: DbSessio
     """Remove the endpoint for good."""
     webhooks.do_delete_webhook(session, webhook_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=DeliveryPage,
+    summary="List an endpoint's deliveries",
+    openapi_extra={"x-permission": "settings.read"},
+)
+def list_deliveries(
+    webhook_id: WebhookId,
+    who: SettingsReader,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=webhooks.MAX_DELIVERIES)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> dict[str, object]:
+    """The endpoint's deliveries, newest first: event, status, attempts, last error."""
+    before = _cursor(cursor)
+    rows = webhooks.list_deliveries(session, webhook_id, limit=limit + 1, before=before)
+    page, more = rows[:limit], len(rows) > limit
+    return {
+        "items": [_delivery(row) for row in page],
+        "next_cursor": str(page[-1].id) if more and page else None,
+    }
+
+
+@router.post(
+    "/{webhook_id}/ping",
+    response_model=PingOut,
+    status_code=202,
+    summary="Queue a test delivery",
+    dependencies=[Depends(idempotency_key)],
+    openapi_extra={"x-permission": "settings.write"},
+)
+def ping_webhook(webhook_id: WebhookId, who: SettingsWriter, session: DbSession) -> dict[str, str]:
+    """Queue a `ping` event for this endpoint; the worker delivers it like any event."""
+    return {"event": "ping", "event_id": webhooks.do_ping_webhook(session, webhook_id)}
+
+
+def _cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit()) or not 0 < int(cursor) < 2**63:
+        raise InvalidInput(
+            "this page cursor is not valid", hint="use the next_cursor of an earlier page"
+        )
+    return int(cursor)
