@@ -30,6 +30,7 @@ SAMPLE_PATH_VALUES = {
     "version": "1",
     "token_id": "999999",
     "webhook_id": "999999",
+    "email": "nobody@example.com",
 }
 TOKEN_SCOPES = [*SCOPES, "cases,sops"]
 

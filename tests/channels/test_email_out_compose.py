@@ -341,6 +341,9 @@ def test_naive_now_is_refused() -> None:
 def test_unsubscribe_header() -> None:
     message = build(unsubscribe_url="https://help.shop.example/l/unsubscribe/abc")
     assert message["List-Unsubscribe"] == "<https://help.shop.example/l/unsubscribe/abc>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    plain = build(unsubscribe_url="http://127.0.0.1:8000/l/unsubscribe/abc")
+    assert plain["List-Unsubscribe-Post"] is None  # RFC 8058 one-click needs https
     for bad in ("javascript:alert(1)", "https://x.example/a>b", "https://x.example/ü"):
         with pytest.raises(InvalidMessageError):
             build(unsubscribe_url=bad)

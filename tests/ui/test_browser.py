@@ -5,13 +5,17 @@
 First-run setup, sign in, a new SOP from a template (live lint), submit and publish it,
 add an agent, a case arrives by e-mail, the agent finds it in the inbox with the
 keyboard, replies with the SOP's template, completes the steps and resolves. A hostile
-e-mail is shown as text and runs nothing. Screenshots of each page are kept under
+e-mail is shown as text and runs nothing. Last, the customer's side: a worker round
+run here with its clock just past the survey follow-up's due time queues the survey
+e-mail; the customer opens the signed link from its text on a 360 px phone, rates and
+sees the thank-you page. Screenshots of each page are kept under
 test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,15 +23,20 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
 
 from sopdesk.actions.intake import do_receive_email
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, session_factory
+from sopdesk.store.tables import CaseRow, OutboxRow, TimerRow
+from sopdesk.worker.outbox import build_message
+from sopdesk.worker.runner import Worker, WorkerConfig, default_fire_timers
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -35,6 +44,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 OWNER = ("Olive Owner", "olive@example.com", "a long owner passphrase 2026")
 AGENT = ("Andy Agent", "andy@example.com", "a long agent passphrase 2026")
 XSS = "<img src=x onerror=alert('xss')><script>alert('xss')</script>"
+SECRET = "browser-test-secret"
+SURVEY_LINK = re.compile(r"https?://[^\s<>\"]+/l/survey/[A-Za-z0-9_.-]+")
 
 pytestmark = [
     pytest.mark.slow,
@@ -80,22 +91,26 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "SOPDESK_DATA_DIR": str(data),
-        "SOPDESK_SECRET_KEY": "browser-test-secret",
+        "SOPDESK_SECRET_KEY": SECRET,
         "SOPDESK_DATABASE_URL": f"sqlite:///{data / 'sopdesk.db'}",
+        "SOPDESK_PUBLIC_BASE_URL": url,
     }
     subprocess.run([_sopdesk(), "init"], env=env, check=True, capture_output=True)
-    port = _free_port()
     command = [_sopdesk(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
     log = (data / "serve.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
-        settings = Settings(
-            database_url=env["SOPDESK_DATABASE_URL"], data_dir=data, secret_key="x" * 8
+        settings = Settings(  # what the server runs with: links signed here verify there
+            database_url=env["SOPDESK_DATABASE_URL"],
+            data_dir=data,
+            secret_key=SECRET,
+            public_base_url=url,
         )
         yield Server(url, env, settings)
     finally:
@@ -286,6 +301,69 @@ def small_screen(agent: Page, server: Server) -> None:
     shot(agent, "19-shortcuts-360")
 
 
+def survey_email_text(server: Server, subject: str) -> str:
+    """Run one worker round with its clock just past the case's survey follow-up, as
+    `sopdesk worker` would then; return the text part of the survey e-mail it queued.
+
+    The server runs without a worker (--no-worker), so the round runs here, on the same
+    database and settings; no SMTP is configured, so the e-mail stays in the outbox and
+    is composed from its row exactly as the worker would send it.
+    """
+    engine = create_engine_for(server.settings.resolved_database_url)
+    sessions = session_factory(engine)
+    try:
+        with sessions() as session:
+            case_id = session.scalar(select(CaseRow.id).where(CaseRow.subject == subject))
+            followup = select(TimerRow.due_at).where(
+                TimerRow.case_id == case_id, TimerRow.key.contains(":followup:survey")
+            )
+            due = session.scalar(followup)
+        assert due is not None, "resolving the case scheduled no survey follow-up"
+        config = WorkerConfig(worker_id="browser-test", secret=SECRET)
+        worker = Worker(
+            sessions,
+            config,
+            deliver=None,
+            fire_timers=default_fire_timers(server.settings),
+            clock=lambda: due + timedelta(minutes=1),
+        )
+        assert worker.run_once().fired >= 1
+        with sessions() as session:
+            row = session.scalar(
+                select(OutboxRow).where(
+                    OutboxRow.case_id == case_id, OutboxRow.key.contains(":followup:survey")
+                )
+            )
+            assert row is not None, "the survey follow-up was not queued"
+            message = build_message(row.key, row.payload, created_at=row.created_at, secret=SECRET)
+    finally:
+        engine.dispose()
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def customer_answers_survey(customer: Page, server: Server) -> None:
+    """The customer opens the survey link from the e-mail on a phone, rates, is thanked."""
+    text = survey_email_text(server, "Return and refund for order 5521")
+    found = SURVEY_LINK.search(text)
+    assert found is not None, text
+    assert found.group(0).startswith(server.url + "/l/survey/")
+    customer.goto(found.group(0))
+    expect(customer.get_by_role("heading", name="How did we do?")).to_be_visible()
+    width = customer.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, width
+    shot(customer, "20-survey-360")
+    customer.get_by_label("5 – Very satisfied").check()
+    customer.get_by_role("group", name="Did we solve your problem?").get_by_label("Yes").check()
+    customer.fill("#comment", "Quick and friendly, thank you!")
+    shot(customer, "21-survey-filled-360")
+    customer.get_by_role("button", name="Send my answer").click()
+    expect(customer.get_by_role("heading", name="Thank you!")).to_be_visible()
+    expect(customer.get_by_role("status")).to_contain_text("Your answer is saved")
+    shot(customer, "22-survey-thanks-360")
+
+
 def watch(page: Page, dialogs: list[str], errors: list[str]) -> Page:
     """Record any alert() and any console error (a CSP violation, a failing script)."""
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -316,6 +394,11 @@ def test_the_main_journey(server: Server, browser: Browser) -> None:
     acknowledge_sop(agent, server)
     hostile_email_is_text(agent, server)
     small_screen(agent, server)
+
+    customer_context = browser.new_context(viewport={"width": 360, "height": 780})
+    customer = watch(customer_context.new_page(), dialogs, errors)
+    customer_answers_survey(customer, server)
+    customer_context.close()
     assert dialogs == [], dialogs  # no script ran: no alert() fired anywhere
     assert errors == [], errors  # no CSP violation, no failing script
     agent_context.close()

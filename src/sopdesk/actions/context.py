@@ -206,8 +206,13 @@ def email_payload(
     automatic: bool,
     template: str | None = None,
     message_row_id: int | None = None,
+    unsubscribe_url: str | None = None,
 ) -> dict[str, Any]:
-    """The outbox payload of one e-mail; `outgoing_email` reads it back."""
+    """The outbox payload of one e-mail; `outgoing_email` reads it back.
+
+    `unsubscribe_url` (follow-ups and sequences, never replies) becomes the
+    List-Unsubscribe header, with RFC 8058 one-click for an http(s) link.
+    """
     return {
         "template": template,
         "sender": {"address": settings.support_address, "name": settings.company_name},
@@ -223,6 +228,7 @@ def email_payload(
         "message_id_domain": message_id_domain(settings),
         "message_id": own_message_id(settings, key),
         "message_row_id": message_row_id,
+        "unsubscribe_url": unsubscribe_url,
     }
 
 
@@ -256,4 +262,5 @@ def outgoing_email(key: str, payload: Mapping[str, Any]) -> OutgoingEmail:
         case_reference=payload.get("case_reference"),
         automatic=bool(payload.get("automatic")),
         message_id_domain=payload.get("message_id_domain"),
+        unsubscribe_url=payload.get("unsubscribe_url"),
     )

@@ -8,7 +8,7 @@ table are unique on it), so applying the same decision twice adds nothing:
 | --- | --- |
 | `SendTemplate` | an outbound `messages` row and an `outbox` row (rendered in the sandbox) |
 | `RecordBreach` | a `sla.breached` event |
-| `Escalate` | a `sla.warning` or `escalated` event, an outbox notice per role address |
+| `Escalate` | a `sla.warning` or `escalated` event; a notice per group mailbox, member or role address |
 | `ScheduleFollowup` / `CancelFollowup` | `followup.scheduled` / `followup.cancelled` |
 | `ScheduleTimer` / `CancelTimer` | the `timers` row upserted / cancelled |
 | `LogStep` | `step.completed`, `step.skipped` or `step.overridden` |
@@ -27,7 +27,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_state import LoadedCase, log_event
+from sopdesk.actions.groups import escalation_contacts
 from sopdesk.actions.outbound import queue_notice, queue_template
+from sopdesk.actions.unsubscribe import may_send_followup
 from sopdesk.engine import (
     CancelFollowup,
     CancelTimer,
@@ -199,6 +201,18 @@ def _send(session: Session, loaded: LoadedCase, decision: SendTemplate, now: dat
             template=decision.template,
         )
     elif kind == "followup":
+        if not may_send_followup(loaded.customer):
+            log_event(
+                session,
+                "followup.cancelled",
+                now,
+                case_id=case.id,
+                customer_id=case.customer_id,
+                key=decision.key,
+                followup_id=name.partition(":")[0],
+                reason="unsubscribed",
+            )
+            return
         log_event(
             session,
             "followup.sent",
@@ -223,10 +237,13 @@ def _step_context(loaded: LoadedCase, step_id: str) -> dict[str, object] | None:
 
 def _escalate(session: Session, loaded: LoadedCase, decision: Escalate, now: datetime) -> None:
     case = loaded.case
+    # One query for every group this escalation names (notified or assigned).
+    named = [*decision.notify, *([decision.assign] if decision.assign else [])]
+    contacts = escalation_contacts(session, named)
     notified = [
         role
         for role in decision.notify
-        if queue_notice(session, loaded, decision, role, now) is not None
+        if queue_notice(session, loaded, decision, role, now, contacts=contacts)
     ]
     log_event(
         session,
@@ -245,7 +262,11 @@ def _escalate(session: Session, loaded: LoadedCase, decision: Escalate, now: dat
         respond_within=decision.respond_within,
         note=decision.note,
     )
-    if decision.assign:
+    if decision.assign in contacts:
+        # A group takes the case over: its name goes on the case for the team to pick
+        # up. The assignee is the engine's to record (save_state projects it).
+        case.group_name = decision.assign
+    elif decision.assign:
         case.assignee = decision.assign
     if decision.priority:
         case.priority = decision.priority

@@ -8,6 +8,7 @@ answer threads onto the case even while the worker is still retrying.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from sopdesk.actions.context import (
     own_message_id,
     render_template_payload,
 )
+from sopdesk.actions.groups import Contacts, escalation_contacts, recipients
 from sopdesk.channels.email_out import Mailbox, reply_subject, text_to_html
 from sopdesk.engine import Escalate, SendTemplate
 from sopdesk.errors import SopdeskError
@@ -121,6 +123,7 @@ def queue_case_email(
     author: str,
     automatic: bool,
     template: str | None = None,
+    unsubscribe_url: str | None = None,
 ) -> MessageRow:
     """An outbound message on the case and its outbox row, threaded on the conversation."""
     thread = thread_for(session, case.id)
@@ -156,6 +159,7 @@ def queue_case_email(
         automatic=automatic,
         template=template,
         message_row_id=message.id,
+        unsubscribe_url=unsubscribe_url,
     )
     session.add(
         OutboxRow(
@@ -210,6 +214,11 @@ def queue_template(
                 author="system",
                 automatic=True,
                 template=decision.template,
+                unsubscribe_url=(
+                    rendering.links["unsubscribe"]
+                    if decision.target.startswith("followup:")
+                    else None
+                ),
             )
             log_event(
                 session,
@@ -246,14 +255,27 @@ def _cannot_send(template: Template | None, channel: str, case: CaseRow) -> str 
 
 
 def queue_notice(
-    session: Session, loaded: LoadedCase, decision: Escalate, role: str, now: datetime
-) -> OutboxRow | None:
-    """An internal e-mail to the role's address (settings.role_addresses), if one is set."""
+    session: Session,
+    loaded: LoadedCase,
+    decision: Escalate,
+    role: str,
+    now: datetime,
+    *,
+    contacts: Mapping[str, Contacts] | None = None,
+) -> list[OutboxRow]:
+    """Internal e-mails telling `role` about an escalation; the rows queued now.
+
+    A role reaches the group of that name: its shared mailbox if it has one (one
+    notice), else each active member (one notice per person, keyed by address, so
+    each is retried and can fail on its own), else `settings.role_addresses` (one
+    notice). `contacts` is what `escalation_contacts` found for the whole escalation;
+    without it, the role's group is read here.
+    """
     settings, case = loaded.settings, loaded.case
-    address = settings.role_addresses.get(role)
-    key = f"{decision.key}:notify:{role}"
-    if not address or already_queued(session, loaded, key):
-        return None
+    if contacts is None:
+        contacts = escalation_contacts(session, [role])
+    group = contacts.get(role)
+    per_person = group is not None and not group.shared and bool(group.members)
     what = "Warning" if decision.warning else f"Escalation level {decision.level}"
     subject = f"{what}: {case.reference} {decision.target} due {decision.due_at:%Y-%m-%d %H:%M} UTC"
     text = (
@@ -262,31 +284,37 @@ def queue_notice(
         + (f"Note: {decision.note}\n" if decision.note else "")
         + (f"Assigned to {decision.assign}.\n" if decision.assign else "")
     )
-    payload = email_payload(
-        key=key,
-        subject=subject,
-        text=text,
-        html=text_to_html(text),
-        to=[Mailbox(address, role)],
-        settings=settings,
-        thread=Thread(),
-        case_reference=case.reference,
-        automatic=True,
-    )
-    row = OutboxRow(
-        key=key,
-        case_id=case.id,
-        customer_id=None,
-        kind="email",
-        payload=payload,
-        next_attempt_at=now,
-        created_at=now,
-        status="pending",
-        attempts=0,
-        message_id=payload["message_id"],
-    )
-    session.add(row)
-    return row
+    queued = []
+    for address, name in recipients(role, contacts, settings.role_addresses):
+        key = f"{decision.key}:notify:{role}" + (f":{address}" if per_person else "")
+        if already_queued(session, loaded, key):
+            continue
+        payload = email_payload(
+            key=key,
+            subject=subject,
+            text=text,
+            html=text_to_html(text),
+            to=[Mailbox(address, name)],
+            settings=settings,
+            thread=Thread(),
+            case_reference=case.reference,
+            automatic=True,
+        )
+        row = OutboxRow(
+            key=key,
+            case_id=case.id,
+            customer_id=None,
+            kind="email",
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+            status="pending",
+            attempts=0,
+            message_id=payload["message_id"],
+        )
+        session.add(row)
+        queued.append(row)
+    return queued
 
 
 def reply_text_subject(case: CaseRow) -> str:

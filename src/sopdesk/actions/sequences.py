@@ -32,6 +32,7 @@ from sopdesk.actions.customers import engine_customer, ensure_customer, get_cust
 from sopdesk.actions.effects import schedule_timer
 from sopdesk.actions.outbound import outbox_exists
 from sopdesk.actions.published import Published, published_for
+from sopdesk.actions.unsubscribe import may_send_followup
 from sopdesk.channels.email_out import Mailbox
 from sopdesk.engine import (
     CancelFollowup,
@@ -266,8 +267,20 @@ def queue_customer_email(
     now: datetime,
     settings: Settings,
 ) -> OutboxRow | None:
-    """Render and queue a sequence's template for the customer (no case, no thread)."""
+    """Render and queue a sequence's template for the customer (no case, no thread);
+    nothing for a customer who unsubscribed."""
     if outbox_exists(session, decision.key):
+        return None
+    if not may_send_followup(customer):
+        log_event(
+            session,
+            "followup.cancelled",
+            now,
+            customer_id=customer.id,
+            key=decision.key,
+            template=decision.template,
+            reason="unsubscribed",
+        )
         return None
     template = sop.templates.get(decision.template)
     links = case_links(settings, "", now, customer_id=customer.id)
@@ -306,6 +319,7 @@ def queue_customer_email(
         case_reference=None,
         automatic=True,
         template=decision.template,
+        unsubscribe_url=links["unsubscribe"],
     )
     row = OutboxRow(
         key=decision.key,

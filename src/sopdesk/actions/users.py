@@ -19,6 +19,7 @@ from sopdesk.actions.base import atomic, resolve_now
 from sopdesk.auth import passwords, tokens
 from sopdesk.auth.permissions import Role, normalise_scopes, parse_role
 from sopdesk.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from sopdesk.sop.model import ID_PATTERN
 from sopdesk.store.tables import (
     ApiTokenRow,
     GroupMemberRow,
@@ -28,7 +29,7 @@ from sopdesk.store.tables import (
 )
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_GROUP = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
+_GROUP = re.compile(ID_PATTERN)  # SOP identifiers: escalation matrices name groups
 MAX_TOKEN_DAYS = 3660
 
 
@@ -189,10 +190,13 @@ def _owner_count(session: Session) -> int:
 def do_add_to_group(
     session: Session, email: str, group: str, *, now: datetime | None = None
 ) -> GroupRow:
-    """Put a user in a group (the tier an escalation names), creating the group if new."""
+    """Put a user in a group (the tier an escalation names), creating the group if new.
+
+    The CLI's shortcut; `sopdesk.actions.groups` has the full set (tier, shared e-mail).
+    """
     user = get_user(session, email)
     name = group.strip().lower()
-    if not _GROUP.fullmatch(name):
+    if len(name) > 80 or not _GROUP.fullmatch(name):
         raise InvalidInput(f"{group!r} is not a group name", hint="e.g. support-lead")
     row = session.scalar(select(GroupRow).where(GroupRow.name == name))
     if row is None:

@@ -100,6 +100,8 @@ def _machine_headers(message: EmailMessage, outgoing: OutgoingEmail, own: str) -
         if not url.startswith(("https://", "http://", "mailto:")) or not _URL.fullmatch(url):
             raise InvalidMessageError("the unsubscribe URL must be an ASCII http(s) or mailto URL")
         message["List-Unsubscribe"] = f"<{url}>"
+        if url.startswith("https://"):  # RFC 8058: mail clients may POST to it in one click
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 
 
 def _body(message: EmailMessage, outgoing: OutgoingEmail, own: str) -> None:

@@ -2,6 +2,7 @@
 
 Thin: each operation checks its action, calls one `sopdesk.actions.users` function and
 shapes the answer. A token is returned in full only by the call that creates it.
+The groups operations are in `web.api.groups`, included here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sopdesk.actions import users
 from sopdesk.auth.permissions import SCOPES, Principal, Role
 from sopdesk.auth.tokens import display
 from sopdesk.store.tables import ApiTokenRow, UserRow
+from sopdesk.web.api import groups
 from sopdesk.web.api.deps import require
 from sopdesk.web.api.errors import Problem
 from sopdesk.web.security import DbSession
@@ -183,3 +185,6 @@ def revoke_my_token(
     """Revoke the token at once (idempotent); 404 if it is not the caller's."""
     users.do_revoke_token(session, token_id, user_id=who.user_id)
     return Response(status_code=204)
+
+
+router.include_router(groups.router)

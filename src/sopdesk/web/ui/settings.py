@@ -1,7 +1,8 @@
 """Settings: business calendars (view the week and next holidays, edit with validation),
 users (list, add with a role), your API tokens (create, shown once; revoke), and the
 e-mail configuration, which comes from the environment and is shown read-only with
-its secret masked.
+its secret masked. Groups, webhooks and the e-mail page have modules of their own
+(`settings_groups`, `settings_webhooks`, `settings_email`), included at the end.
 """
 
 from __future__ import annotations
@@ -13,14 +14,25 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from sopdesk.actions import groups
 from sopdesk.actions import users as user_actions
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.calendars import do_save_calendar, find_calendar, list_calendars
+from sopdesk.actions.webhooks import list_webhooks
 from sopdesk.auth.permissions import SCOPE_HELP, Principal, Role, allowed
 from sopdesk.calendar.describe import upcoming_special_days, week_lines
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.web.ui import CSRF, DbSession, back_to, person, ui_page
+from sopdesk.web.ui import (
+    CSRF,
+    DbSession,
+    back_to,
+    person,
+    settings_email,
+    settings_groups,
+    settings_webhooks,
+    ui_page,
+)
 
 router = APIRouter()
 SettingsReader = person("settings.read")
@@ -62,7 +74,10 @@ def overview(request: Request, session: DbSession, me: SettingsReader) -> HTMLRe
         "calendars": list_calendars(session),
         "email": email_settings(request.app.state.settings),
         "users": user_actions.list_users(session) if allowed(me, "users.read") else [],
+        "groups": groups.list_groups(session) if allowed(me, "users.read") else [],
+        "webhooks": list_webhooks(session),
         "active": "settings",
+        "section": "overview",
     }
     return ui_page(request, "ui/settings.html", me, context)
 
@@ -95,6 +110,7 @@ def _calendar_page(
         "saved": saved,
         "today": today,
         "active": "settings",
+        "section": "overview",
     }
     return ui_page(request, "ui/settings_calendar.html", me, context, 422 if error else 200)
 
@@ -154,6 +170,7 @@ def _users_page(
         "error": error,
         "added": added,
         "active": "settings",
+        "section": "users",
     }
     return ui_page(request, "ui/settings_users.html", me, context, 422 if error else 200)
 
@@ -206,6 +223,7 @@ def _tokens_page(
         "error": error,
         "now": utcnow(),
         "active": "settings",
+        "section": "tokens",
     }
     return ui_page(request, "ui/settings_tokens.html", me, context, status)
 
@@ -242,3 +260,7 @@ def create_token(
 def revoke_token(request: Request, session: DbSession, me: TokenHolder, token_id: int) -> Response:
     user_actions.do_revoke_token(session, token_id, user_id=me.user_id)
     return back_to("/settings/tokens")
+
+
+for _section in (settings_groups, settings_email, settings_webhooks):
+    router.include_router(_section.router)
