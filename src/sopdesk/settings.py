@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
         default=None, description="Outbound mail, smtp://user:pw@host:port"
     )
     secret_key: str = Field(
-        default="dev-only-secret-change-me",
+        default="dev-only-secret-change-me",  # = DEV_SECRET; `serve` refuses it when exposed
         description="Signs links sent to customers and session cookies.",
     )
     cookie_secure: bool | None = Field(
@@ -78,11 +79,63 @@ class Settings(BaseSettings):
         description="Extra links templates may use as links.<name> (e.g. return_label).",
     )
 
+    # --- operations: /metrics and logs (docs/deploy.md) ---
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a token (default: a bearer token with the "
+        "reports:read scope is needed).",
+    )
+    metrics_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long /metrics reuses the figures it read from the database.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines on stderr: json (one object per line), text, or auto "
+        "(text at a terminal, json otherwise).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The least severe level logged."
+    )
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return value.upper() if info.field_name == "log_level" else value.lower()
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'sopdesk.db').resolve()}"
+
+
+DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - the known default, refused when exposed
+MIN_SECRET_CHARS = 32
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def exposed_secret_problem(secret: str, host: str, public_base_url: str) -> str | None:
+    """Why `secret` must not sign links and sessions of a server others can reach.
+
+    A server bound beyond the loopback interface, or published on https, is exposed:
+    there the known development default or a short secret would let anyone forge
+    customer links and session cookies. None when the secret is fine or the server is
+    local only (the demo on 127.0.0.1).
+    """
+    local = host in LOOPBACK_HOSTS or host.startswith("127.")
+    if local and not public_base_url.startswith("https://"):
+        return None
+    if secret == DEV_SECRET:
+        return "the secret key is the development default, known to everyone"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"the secret key has fewer than {MIN_SECRET_CHARS} characters"
+    return None
 
 
 def normalise_database_url(url: str) -> str:

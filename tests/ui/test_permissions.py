@@ -48,10 +48,32 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/settings/tokens"): "tokens.manage",
     ("POST", "/settings/tokens"): "tokens.manage",
     ("POST", "/settings/tokens/{token_id}/revoke"): "tokens.manage",
+    ("GET", "/settings/groups"): "users.read",
+    ("POST", "/settings/groups"): "users.manage",
+    ("POST", "/settings/groups/{name}"): "users.manage",
+    ("POST", "/settings/groups/{name}/delete"): "users.manage",
+    ("POST", "/settings/groups/{name}/members"): "users.manage",
+    ("POST", "/settings/groups/{name}/members/remove"): "users.manage",
+    ("GET", "/settings/webhooks"): "settings.read",
+    ("POST", "/settings/webhooks"): "settings.write",
+    ("POST", "/settings/webhooks/active"): "settings.write",
+    ("POST", "/settings/webhooks/delete"): "settings.write",
+    ("GET", "/settings/email"): "settings.read",
+    ("POST", "/settings/email/test"): "settings.write",
 }
 """The action each UI route needs, written down independently of the code."""
 
-NOT_UI = ("/api/", "/healthz", "/signin", "/signout", "/setup", "/static", "/favicon.ico")
+NOT_UI = (
+    "/api/",
+    "/healthz",
+    "/metrics",  # Prometheus, for a reports:read token: tests/web/test_metrics.py
+    "/signin",
+    "/signout",
+    "/setup",
+    "/static",
+    "/favicon.ico",
+    "/l/",
+)
 
 
 def _walk(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:

@@ -9,7 +9,6 @@ back what is left of it, and exits 0.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -23,6 +22,8 @@ from sopdesk.actions.base import utcnow
 from sopdesk.channels.email_out import SmtpConfig
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_engine
+from sopdesk.logs import bind as bind_log_context
+from sopdesk.logs import configure as configure_logging
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 from sopdesk.worker.lock import single_worker_lock
@@ -85,8 +86,8 @@ def worker(
     """Run due timers and send queued e-mail until stopped (SIGTERM / Ctrl-C)."""
     if ctx.invoked_subcommand:
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)  # JSON lines: docs/deploy.md
     deliver = smtp_deliver(SmtpConfig.from_url(settings.smtp_url)) if settings.smtp_url else None
     if deliver is None:
         typer.echo("sopdesk worker: SOPDESK_SMTP_URL is not set; e-mail stays queued", err=True)
@@ -101,6 +102,7 @@ def worker(
             shutdown_grace=shutdown_grace,
             only_worker=only_worker,
         )
+        bind_log_context(worker_id=config.worker_id)  # on every line this worker logs
         runner = Worker(
             session_factory(engine),
             config,

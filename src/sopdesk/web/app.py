@@ -13,9 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import sopdesk
 from sopdesk.errors import SopdeskError
+from sopdesk.logs import configure as configure_logging
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
-from sopdesk.web import api, pages, security, ui
+from sopdesk.web import api, customer_pages, metrics, pages, security, ui
+from sopdesk.web.observability import ObservedFastAPI
 from sopdesk.web.rendering import error_page
 
 SECURITY_HEADERS = {
@@ -50,7 +52,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             background.stop()
         engine.dispose()
 
-    app = FastAPI(
+    app = ObservedFastAPI(  # request ids, access log, counters (web/observability.py)
         title="sopdesk",
         version=sopdesk.__version__,
         lifespan=lifespan,
@@ -65,10 +67,21 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.mount("/static", ui.static_files(), name="static")
     app.include_router(pages.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    metrics.install(app, settings)  # GET /metrics (Prometheus)
     app.include_router(security.router)  # sign-in, sign-out, first-run setup
+    app.include_router(customer_pages.router)  # /l/...: the signed links customers click
     api.install(app, page_error=_sopdesk_error, page_http_error=_http_error)  # + error handlers
     app.middleware("http")(_security_headers)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app from `SOPDESK_*` environment settings: the factory `serve --workers N`
+    hands Uvicorn, which imports it in each worker process (it configures that
+    process's logging first; web only — the worker runs as `sopdesk worker`)."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings, with_worker=False)
 
 
 def healthz(request: Request) -> JSONResponse:

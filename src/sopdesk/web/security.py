@@ -24,6 +24,7 @@ from sopdesk.actions import signin, users
 from sopdesk.auth import csrf
 from sopdesk.auth.permissions import Principal, allowed
 from sopdesk.errors import InvalidInput, PermissionDenied, SopdeskError
+from sopdesk.logs import bind
 from sopdesk.web.rendering import page
 
 SESSION_COOKIE = "sopdesk_session"
@@ -134,8 +135,11 @@ CsrfChecked = Depends(verify_csrf)
 
 
 def page_principal(request: Request, session: DbSession) -> Principal | None:
-    """The signed-in person, or None."""
-    return signin.session_principal(session, request.cookies.get(SESSION_COOKIE))
+    """The signed-in person, or None (their user id goes on the request's log lines)."""
+    principal = signin.session_principal(session, request.cookies.get(SESSION_COOKIE))
+    if principal is not None:
+        bind(user_id=principal.user_id)
+    return principal
 
 
 def require_page(action: str) -> Callable[..., Principal]:

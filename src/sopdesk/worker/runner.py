@@ -254,6 +254,19 @@ class Worker:
             hooks = webhook_round(session, self, stats)
             stats.webhooks_sent = hooks.sent
             stats.webhook_failures = hooks.failed + hooks.dead + hooks.cancelled
+        if stats.worked:
+            log.info(
+                "round done",
+                extra={
+                    "batch": self.config.batch,
+                    "fired": stats.fired,
+                    "sent": stats.sent,
+                    "webhooks_sent": stats.webhooks_sent,
+                    "failed": stats.timer_failures + stats.email_failures + stats.webhook_failures,
+                    "dead": stats.dead,
+                    "released": stats.released,
+                },
+            )
         return stats
 
     # -- timers --------------------------------------------------------------------
@@ -301,7 +314,13 @@ class Worker:
                 jitter=self.jitter(),
             )
             stats.dead += self._record_timer_failure(session, item, decision)
-            log.warning("timer %s (%s) failed: %s", item.id, item.key, describe(error))
+            log.warning(
+                "timer %s (%s) failed: %s",
+                item.id,
+                item.key,
+                describe(error),
+                extra={"timer_id": item.id, "timer_key": item.key, "error": describe(error)},
+            )
 
     def _record_timer_failure(
         self, session: Session, item: ClaimedTimer, decision: Decision
@@ -379,7 +398,13 @@ class Worker:
                 jitter=self.jitter(),
             )
             stats.dead += self._record_email_failure(session, item, decision)
-            log.warning("e-mail %s (%s) not sent: %s", item.id, item.key, describe(exc))
+            log.warning(
+                "e-mail %s (%s) not sent: %s",
+                item.id,
+                item.key,
+                describe(exc),
+                extra={"outbox_id": item.id, "outbox_key": item.key, "error": describe(exc)},
+            )
             return
         stats.sent += 1
         self._record_sent(session, item, result)

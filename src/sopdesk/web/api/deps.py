@@ -19,6 +19,7 @@ from sopdesk.auth import csrf
 from sopdesk.auth.permissions import ACTIONS, Principal
 from sopdesk.auth.permissions import require as require_permission
 from sopdesk.errors import PermissionDenied, SopdeskError
+from sopdesk.logs import bind
 from sopdesk.web.security import SAFE_METHODS, SESSION_COOKIE, DbSession, csrf_binding
 
 bearer_scheme = HTTPBearer(
@@ -73,6 +74,7 @@ def _documented_principal(
     principal: Annotated[Principal, Depends(current_principal)],
     _scheme: Annotated[object, Depends(bearer_scheme)] = None,
 ) -> Principal:
+    bind(user_id=principal.user_id)  # on the request's log lines from here on
     return principal
 
 
