@@ -4,17 +4,23 @@ filter (channel, due before, breached, free text), and customers a page at a tim
 Keyset pagination with opaque cursors, like `case_reads.list_cases` (the same order:
 earliest `next_due_at` first, cases without a due time last, then by id), so a page costs
 the same at any depth and rows do not repeat or vanish while a client pages.
+
+A page is read in two index-ordered parts (`due_ordered_page`): cases with a due time by
+(`next_due_at`, id), then — only if the page is not full — cases without one by id. One
+`ORDER BY next_due_at IS NULL, ...` would sort every matching row before the LIMIT (≈ 1 s
+over a million cases); each part walks `ix_cases_next_due_at_id` (or a partial index of
+open cases) and stops at the page's end. The result is the same.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from sopdesk.actions.case_reads import MAX_LIMIT, CasePage
@@ -23,6 +29,10 @@ from sopdesk.store.tables import CaseRow, CustomerRow
 
 FINISHED = ("resolved", "closed")
 MAX_ID = 2**31 - 1
+MIN_TIME = datetime.min.replace(tzinfo=UTC)
+# `status NOT IN ('resolved', 'closed')` with literal values: the predicate of the partial
+# indexes of open cases (migration 0006), which a planner can only match without parameters
+IS_OPEN: ColumnElement[bool] = CaseRow.status.not_in([literal_column(f"'{s}'") for s in FINISHED])
 
 
 @dataclass(frozen=True)
@@ -53,22 +63,74 @@ def search_cases(
     one with nothing overdue (False).
     """
     _check_limit(limit)
-    due = CaseRow.next_due_at
-    statement = select(CaseRow).options(joinedload(CaseRow.customer)).where(*_where(query, now))
-    if cursor is not None:
-        after_due, after_id = _read_cursor(cursor)
-        if after_due is None:
-            statement = statement.where(due.is_(None), CaseRow.id > after_id)
-        else:
-            statement = statement.where(
-                or_(due > after_due, due.is_(None), and_(due == after_due, CaseRow.id > after_id))
-            )
-    statement = statement.order_by(due.is_(None), due, CaseRow.id).limit(limit + 1)
-    rows = list(session.scalars(statement))
-    more, rows = len(rows) > limit, rows[:limit]
+    after = _read_cursor(cursor) if cursor is not None else None
+    # one statement per wanted status: each reads (status, next_due_at) in order, where
+    # `status IN (a, b)` would sort every case of those statuses before the LIMIT
+    parts = [replace(query, status=(s,)) for s in dict.fromkeys(query.status)] or [query]
+    statements = [
+        select(CaseRow).options(joinedload(CaseRow.customer)).where(*_where(part, now))
+        for part in parts
+    ]
+    rows, more = merged_pages(session, statements, after, limit)
     last = rows[-1] if rows else None
     next_cursor = _cursor([_iso(last.next_due_at), last.id]) if more and last else None
     return CasePage(rows, next_cursor)
+
+
+def merged_pages(
+    session: Session,
+    statements: list[Select[tuple[CaseRow]]],
+    after: tuple[datetime | None, int] | None,
+    limit: int,
+) -> tuple[list[CaseRow], bool]:
+    """`due_ordered_page` over the union of `statements` (disjoint sets of cases).
+
+    The union's first `limit` rows after `after` are among each part's first `limit`,
+    so each part is read as one page and the pages are merged in list order.
+    """
+    if len(statements) == 1:
+        return due_ordered_page(session, statements[0], after, limit)
+    pages = [due_ordered_page(session, statement, after, limit) for statement in statements]
+    rows = sorted((row for page, _ in pages for row in page), key=list_order)
+    return rows[:limit], len(rows) > limit or any(more for _, more in pages)
+
+
+def list_order(row: CaseRow) -> tuple[bool, datetime | None, int]:
+    """The list's sort key: earliest due first, no due time last, then id."""
+    return (row.next_due_at is None, row.next_due_at or MIN_TIME, row.id)
+
+
+def due_ordered_page(
+    session: Session,
+    statement: Select[tuple[CaseRow]],
+    after: tuple[datetime | None, int] | None,
+    limit: int,
+) -> tuple[list[CaseRow], bool]:
+    """`limit` cases of `statement` after the position `after` (due time, id) in the
+    order earliest due first, no due time last, then id; and whether more follow.
+
+    Two queries that each read an index in order (see the module docstring): the dated
+    cases after the cursor, then, if the page is not yet full, the undated ones.
+    """
+    due = CaseRow.next_due_at
+    rows: list[CaseRow] = []
+    if after is None or after[0] is not None:
+        if after is None:
+            dated = statement.where(due.is_not(None))
+        else:  # the range implies "not null"; saying it too makes PostgreSQL's estimate
+            # of the rows 15x too small, and it then sorts every match instead of
+            # reading the index in order
+            after_due, after_id = after
+            dated = statement.where(due >= after_due, or_(due > after_due, CaseRow.id > after_id))
+        dated = dated.order_by(due, CaseRow.id).limit(limit + 1)
+        rows = list(session.scalars(dated).unique())
+    if len(rows) <= limit:
+        undated = statement.where(due.is_(None))
+        if after is not None and after[0] is None:
+            undated = undated.where(CaseRow.id > after[1])
+        undated = undated.order_by(CaseRow.id).limit(limit + 1 - len(rows))
+        rows += session.scalars(undated).unique()
+    return rows[:limit], len(rows) > limit
 
 
 def _where(query: CaseQuery, now: datetime) -> list[Any]:
@@ -87,7 +149,7 @@ def _where(query: CaseQuery, now: datetime) -> list[Any]:
     if query.due_before is not None:
         clauses.append(CaseRow.next_due_at < query.due_before)
     if query.breached is True:
-        clauses += [CaseRow.status.not_in(FINISHED), CaseRow.next_due_at <= now]
+        clauses += [IS_OPEN, CaseRow.next_due_at <= now]
     elif query.breached is False:
         clauses.append(
             or_(

@@ -17,7 +17,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sopdesk.actions import cases as case_actions
 from sopdesk.actions.base import utcnow
@@ -31,7 +33,7 @@ from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseStatusValue, MessageRow
+from sopdesk.store.tables import AttachmentRow, CaseStatusValue, MessageRow
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -142,6 +144,25 @@ def _templates(
     return views
 
 
+def preload_attachments(session: Session, messages: list[MessageRow]) -> None:
+    """Every message's attachments in one query, set on the messages as loaded.
+
+    The page lists each message's attachments; left to lazy loading that is one query
+    per message (N+1), paid on every view of a long thread.
+    """
+    found: dict[int, list[AttachmentRow]] = {message.id: [] for message in messages}
+    if found:
+        query = (
+            select(AttachmentRow)
+            .where(AttachmentRow.message_id.in_(list(found)))
+            .order_by(AttachmentRow.id)
+        )
+        for attachment in session.scalars(query):
+            found[attachment.message_id].append(attachment)
+    for message in messages:
+        set_committed_value(message, "attachments", found[message.id])
+
+
 def _clocks(loaded: LoadedCase, now: datetime) -> list[Any]:
     if loaded.state is None or loaded.sop is None or loaded.calendar is None:
         return []
@@ -154,6 +175,7 @@ def case_context(
     """Everything the case page shows, read fresh from the database."""
     now = utcnow()
     timeline = case_timeline(session, ref)
+    preload_attachments(session, timeline.messages)
     case = timeline.case
     loaded = load_case(session, case.id, _settings(request), lock=False)
     history = customer_history(session, case.customer_id)

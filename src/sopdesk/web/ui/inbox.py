@@ -2,7 +2,10 @@
 breached, pending) narrowed by SOP and channel, with live counts per view.
 
 Keyset-paged on (next due time, id) like `case_reads.list_cases`, so a page costs the
-same at any depth. `/inbox/counts` is the fragment htmx polls every 30 seconds.
+same at any depth; a page is read in index order (`api_reads.due_ordered_page`). Every
+view is a subset of the open cases — a few per cent of the table — and spells "open" as
+the partial indexes of migration 0006 do (`api_reads.IS_OPEN`), so neither a page nor the
+counts touch finished cases. `/inbox/counts` is the fragment htmx polls every 30 seconds.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from sopdesk.actions.api_reads import IS_OPEN, merged_pages
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.cases import CHANNELS
 from sopdesk.auth.permissions import Principal
@@ -63,21 +67,23 @@ def _quote(value: str) -> str:
 
 def view_clauses(view: str, me: Principal, now: datetime) -> list[ColumnElement[bool]]:
     """The WHERE clauses of one view (every view shows open cases only)."""
-    due = CaseRow.next_due_at
-    clauses: list[ColumnElement[bool]] = [CaseRow.status.not_in(FINISHED)]
-    if view == "mine":
-        clauses.append(CaseRow.assignee.in_((me.email, me.name)))
-    elif view == "unassigned":
-        clauses.append(CaseRow.assignee.is_(None))
-    elif view == "due_soon":
-        clauses += [due > now, due <= now + DUE_SOON]
-    elif view == "breached":
-        clauses.append(due <= now)
-    elif view == "pending":
-        clauses.append(CaseRow.status == "pending")
-    elif view != "all":
+    if view not in VIEWS:
         raise InvalidInput(f"there is no inbox view {view!r}", hint="choose one of the tabs")
-    return clauses
+    narrower = _view_filter(view, me, now)
+    return [IS_OPEN] if narrower is None else [IS_OPEN, narrower]
+
+
+def _view_filter(view: str, me: Principal, now: datetime) -> ColumnElement[bool] | None:
+    """What a view adds to "open" (None for all open cases)."""
+    due = CaseRow.next_due_at
+    filters: dict[str, ColumnElement[bool]] = {
+        "mine": CaseRow.assignee.in_((me.email, me.name)),
+        "unassigned": CaseRow.assignee.is_(None),
+        "due_soon": (due > now) & (due <= now + DUE_SOON),
+        "breached": due <= now,
+        "pending": CaseRow.status == "pending",
+    }
+    return filters.get(view)
 
 
 def _narrowing(query: InboxQuery) -> list[ColumnElement[bool]]:
@@ -101,27 +107,29 @@ def inbox_page(
     session: Session, query: InboxQuery, me: Principal, now: datetime, cursor: str | None
 ) -> tuple[list[CaseRow], str | None]:
     """One page of the view, earliest due first (no due time last), then oldest."""
-    due = CaseRow.next_due_at
-    where = view_clauses(query.view, me, now) + _narrowing(query)
-    select_ = select(CaseRow).options(joinedload(CaseRow.customer)).where(*where)
-    if cursor:
-        after_due, after_id = _read_cursor(cursor)
-        if after_due is None:
-            select_ = select_.where(due.is_(None), CaseRow.id > after_id)
-        else:
-            later = and_(due == after_due, CaseRow.id > after_id)
-            select_ = select_.where(or_(due > after_due, due.is_(None), later))
-    select_ = select_.order_by(due.is_(None), due, CaseRow.id).limit(PAGE_SIZE + 1)
-    rows = list(session.scalars(select_).unique())
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    after = _read_cursor(cursor) if cursor else None
+    rows, more = merged_pages(session, _page_statements(query, me, now), after, PAGE_SIZE)
     return rows, (_make_cursor(rows[-1]) if more else None)
+
+
+def _page_statements(query: InboxQuery, me: Principal, now: datetime) -> list[Select[Any]]:
+    """The view as statements whose union it is: "mine" (assigned to my address or my
+    name) as one per value, so each reads the assignee index in due order."""
+    base = select(CaseRow).options(joinedload(CaseRow.customer)).where(*_narrowing(query))
+    if query.view == "mine" and me.email != me.name:
+        return [base.where(IS_OPEN, CaseRow.assignee == who) for who in (me.email, me.name)]
+    return [base.where(*view_clauses(query.view, me, now))]
 
 
 def view_counts(
     session: Session, query: InboxQuery, me: Principal, now: datetime
 ) -> dict[str, int]:
-    """How many open cases each view holds, with the page's SOP and channel narrowing."""
+    """How many open cases each view holds, with the page's SOP and channel narrowing.
+
+    One COUNT per view, each a range of a partial index of open cases (migration 0006):
+    at a million cases they touch the open few per cent only. (One pass with a CASE per
+    view measured slower on SQLite: it evaluates every CASE for every open case.)
+    """
     narrowing = _narrowing(query)
     counts: dict[str, int] = {}
     for view in VIEWS:
