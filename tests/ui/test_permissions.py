@@ -60,6 +60,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/settings/webhooks/delete"): "settings.write",
     ("GET", "/settings/email"): "settings.read",
     ("POST", "/settings/email/test"): "settings.write",
+    ("GET", "/reports"): "report.read",
 }
 """The action each UI route needs, written down independently of the code."""
 

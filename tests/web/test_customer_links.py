@@ -21,13 +21,15 @@ from sopdesk.actions import sops
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.case_changes import do_complete_step, do_resolve
 from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.context import case_links
 from sopdesk.actions.intake import do_receive_email
 from sopdesk.actions.replies import do_add_note, do_reply
 from sopdesk.actions.surveys import parse_rating, read_answer
 from sopdesk.actions.timers import do_fire_timers
 from sopdesk.actions.unsubscribe import is_optional_message, is_optional_timer
+from sopdesk.actions.webhooks import do_create_webhook
 from sopdesk.errors import InvalidInput
-from sopdesk.links import sign_link
+from sopdesk.links import sign_link, verify_link
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, session_factory, upgrade
 from sopdesk.store.tables import (
@@ -417,7 +419,7 @@ def test_one_click_unsubscribe_cancels_a_queued_followup(world: World) -> None:
     done = fresh.post(path, data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200, done.text
     [queued] = followups_queued(world)
-    assert queued.status == "dead" and "unsubscribed" in (queued.last_error or "")
+    assert queued.status == "cancelled" and "unsubscribed" in (queued.last_error or "")
     [event] = world.events("customer.unsubscribed")
     assert event.data["via"] == "one-click"
     assert world.events("followup.cancelled")[-1].data["reason"] == "unsubscribed"
@@ -442,3 +444,52 @@ def test_customer_rating_shows_on_the_case_page(world: World) -> None:
     page = agent.get(f"/cases/{world.reference}").text
     assert "Customer rating" in page and "3 / 5" in page and "problem solved: no" in page
     assert "meh &lt;script&gt;" in page and SCRIPT not in page
+
+
+# --- a customer sequence's survey (no case) --------------------------------------------
+
+
+def test_a_sequence_survey_is_about_the_customer_and_its_sop(world: World) -> None:
+    customer_id = world.case().customer_id
+    hook = do_create_webhook(
+        world.session, "https://hooks.example/in", ["survey.answered"], created_by="ann"
+    )
+    path = world.link("survey", {"customer": customer_id, "sop": "orders"})
+    page = world.client.get(path)
+    assert page.status_code == 200 and "Order questions" in page.text
+    for rating in ("4", "2"):  # answering again replaces the answer
+        done = world.client.post(
+            path, data={"csrf_token": csrf_of(page.text), "rating": rating, "resolved": "yes"}
+        )
+        assert done.status_code == 200, done.text
+    world.session.expire_all()
+    [row] = world.session.scalars(select(SurveyResponseRow))
+    assert (row.case_id, row.customer_id, row.sop_id, row.rating) == (
+        None,
+        customer_id,
+        "orders",
+        2,
+    )
+    answered = world.events("survey.answered")
+    assert [(e.case_id, e.customer_id, e.data["sop_id"]) for e in answered] == [
+        (None, customer_id, "orders")
+    ] * 2
+    world.session.expire_all()
+    deliveries = world.session.scalars(select(OutboxRow).where(OutboxRow.kind == "webhook"))
+    payloads = [row.payload for row in deliveries]
+    assert [p["webhook_id"] for p in payloads] == [hook.row.id] * 2
+    assert payloads[-1]["data"]["case"] is None and payloads[-1]["data"]["rating"] == 2
+    assert payloads[-1]["data"]["customer"]["email"] == "dana@example.com"
+    unnamed = world.client.get(world.link("survey", {"customer": customer_id}))
+    assert unnamed.status_code == 404
+
+
+def test_sequence_links_name_their_sop() -> None:
+    settings = Settings(secret_key=SECRET, public_base_url="http://testserver")
+    now = utcnow()
+    links = case_links(settings, "", now, customer_id=7, sop_id="customer-onboarding")
+    token = links["survey"].rsplit("/", 1)[1]
+    assert verify_link(SECRET, "survey", token, now) == {
+        "customer": 7,
+        "sop": "customer-onboarding",
+    }

@@ -159,7 +159,7 @@ def test_410_deactivates_the_endpoint_and_cancels_what_waits(
 
     first, second = deliveries(session)
     assert first.status == "dead" and "410" in (first.last_error or "")
-    assert second.status == "dead" and (second.last_error or "").startswith("cancelled:")
+    assert second.status == "cancelled" and (second.last_error or "").startswith("cancelled:")
     session.expire_all()
     assert get_webhook(session, webhook_id).active is False
     clock.advance(minutes=10)
@@ -221,7 +221,7 @@ def test_rows_of_removed_inactive_or_non_http_endpoints_are_never_posted(
     assert receiver.requests == []
     rows = {row.payload["webhook_id"]: row for row in deliveries(session)}
     assert set(rows) == {inactive, odd}  # the removed endpoint's row is gone
-    assert rows[inactive].status == "dead"
+    assert rows[inactive].status == "cancelled"
     assert (rows[inactive].last_error or "").startswith("cancelled:")
     assert rows[odd].status == "dead" and "only http(s)" in (rows[odd].last_error or "")
 

@@ -97,11 +97,19 @@ def customer_context(customer: CustomerRow, cases_count: int = 0) -> dict[str, A
 
 
 def case_links(
-    settings: Settings, reference: str, now: datetime, *, customer_id: int | None = None
+    settings: Settings,
+    reference: str,
+    now: datetime,
+    *,
+    customer_id: int | None = None,
+    sop_id: str | None = None,
 ) -> Links:
-    """Signed survey, review and case links for a case (or for a customer, no case)."""
+    """Signed survey, review and case links for a case, or for a customer with no case
+    (a sequence's e-mail: its survey is about `sop_id`)."""
     ttl = timedelta(days=settings.link_ttl_days)
-    payload: dict[str, Any] = {"case": reference} if reference else {"customer": customer_id}
+    payload: dict[str, Any] = {"case": reference}
+    if not reference:
+        payload = {"customer": customer_id, **({"sop": sop_id} if sop_id else {})}
 
     def signed(purpose: str) -> str:
         token = sign_link(settings.secret_key, purpose, payload, now, ttl)

@@ -8,7 +8,7 @@ table are unique on it), so applying the same decision twice adds nothing:
 | --- | --- |
 | `SendTemplate` | an outbound `messages` row and an `outbox` row (rendered in the sandbox) |
 | `RecordBreach` | a `sla.breached` event |
-| `Escalate` | a `sla.warning` or `escalated` event; a notice per group mailbox, member or role address |
+| `Escalate` | a `sla.warning` or `escalated` event; a notice per group mailbox, member or role |
 | `ScheduleFollowup` / `CancelFollowup` | `followup.scheduled` / `followup.cancelled` |
 | `ScheduleTimer` / `CancelTimer` | the `timers` row upserted / cancelled |
 | `LogStep` | `step.completed`, `step.skipped` or `step.overridden` |

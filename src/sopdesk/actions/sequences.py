@@ -283,7 +283,7 @@ def queue_customer_email(
         )
         return None
     template = sop.templates.get(decision.template)
-    links = case_links(settings, "", now, customer_id=customer.id)
+    links = case_links(settings, "", now, customer_id=customer.id, sop_id=sop.id)
     rendering = Rendering(
         settings=settings,
         now=now,

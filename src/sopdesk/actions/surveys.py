@@ -2,7 +2,9 @@
 
 `read_answer` is the pure rule for what a survey form may hold (CSAT 1..5, solved yes,
 no or unsaid, a comment of at most `MAX_COMMENT` characters); a form that breaks it is
-an `InvalidInput` and nothing is stored. `do_answer_survey` keeps one row per case (a
+an `InvalidInput` and nothing is stored. A survey is about a `SurveySubject`: a case
+(the link names its reference), or a customer and an SOP (a customer sequence's e-mail,
+onboarding or loyalty, has no case). `do_answer_survey` keeps one row per subject (a
 second answer replaces the first: people change their minds, and counting both would
 skew CSAT) and logs `survey.answered`, which webhooks and metrics read. `list_surveys`
 pages the answers newest first with an opaque keyset cursor, like the case list.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +25,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, log_event
 from sopdesk.errors import InvalidInput, NotFound
-from sopdesk.store.tables import CaseRow, SurveyResponseRow
+from sopdesk.store.tables import CaseRow, CustomerRow, Sop, SurveyResponseRow
 
 RATINGS = (1, 2, 3, 4, 5)
 RATING_LABELS = {
@@ -87,29 +90,73 @@ def case_for_reference(session: Session, reference: str) -> CaseRow:
     return case
 
 
+@dataclass(frozen=True)
+class SurveySubject:
+    """What a survey link asks about: a case, or (`case_id` None) a customer and an SOP."""
+
+    customer_id: int
+    sop_id: str | None
+    title: str  # what the page names: the case's subject, or the SOP's title
+    case_id: int | None = None
+    reference: str = ""
+
+
+def subject_for_link(session: Session, payload: Mapping[str, Any]) -> SurveySubject:
+    """The subject a verified link payload names (`{"case": ref}` or `{"customer": id,
+    "sop": id}`); `NotFound` when what it names no longer exists."""
+    reference = payload.get("case")
+    if isinstance(reference, str) and reference:
+        case = case_for_reference(session, reference)
+        return SurveySubject(case.customer_id, case.sop_id, case.subject, case.id, reference)
+    customer_id, sop_id = payload.get("customer"), payload.get("sop")
+    if type(customer_id) is not int or session.get(CustomerRow, customer_id) is None:
+        raise NotFound("there is no customer for this link")
+    if not isinstance(sop_id, str) or not sop_id:
+        raise NotFound("this link does not say what the survey is about")
+    title = session.scalar(select(Sop.title).where(Sop.id == sop_id))
+    return SurveySubject(customer_id, sop_id, title or sop_id)
+
+
+def _answer_of(subject: SurveySubject) -> Any:
+    row = SurveyResponseRow
+    if subject.case_id is not None:
+        return row.case_id == subject.case_id
+    return and_(
+        row.case_id.is_(None), row.customer_id == subject.customer_id, row.sop_id == subject.sop_id
+    )
+
+
+def survey_for(session: Session, subject: SurveySubject) -> SurveyResponseRow | None:
+    """The answer given so far about `subject`, if any."""
+    return session.scalar(select(SurveyResponseRow).where(_answer_of(subject)))
+
+
 def survey_for_case(session: Session, case_id: int) -> SurveyResponseRow | None:
     return session.scalar(select(SurveyResponseRow).where(SurveyResponseRow.case_id == case_id))
 
 
 @atomic_case
 def do_answer_survey(
-    session: Session, reference: str, answer: SurveyAnswer, *, now: datetime | None = None
+    session: Session,
+    link: str | Mapping[str, Any],
+    answer: SurveyAnswer,
+    *,
+    now: datetime | None = None,
 ) -> SurveyResponseRow:
-    """Store the customer's answer for case `reference` (replacing an earlier one).
+    """Store the customer's answer about what `link` names (a case reference, or a
+    verified link payload), replacing an earlier one.
 
-    Two answers racing on a new row collide on the unique case id and the later one
-    gets a `Conflict` (the customer submits again) rather than a second row.
+    Two answers racing on a new row collide on the unique case id (or customer and SOP)
+    and the later one gets a `Conflict` (the customer submits again), not a second row.
     """
     moment = resolve_now(now)
-    case = case_for_reference(session, reference)
-    row = session.scalar(
-        select(SurveyResponseRow).where(SurveyResponseRow.case_id == case.id).with_for_update()
-    )
+    subject = subject_for_link(session, {"case": link} if isinstance(link, str) else link)
+    row = session.scalar(select(SurveyResponseRow).where(_answer_of(subject)).with_for_update())
     first = row is None
     if row is None:
-        row = SurveyResponseRow(case_id=case.id, answered_at=moment)
+        row = SurveyResponseRow(case_id=subject.case_id, answered_at=moment)
         session.add(row)
-    row.customer_id = case.customer_id
+    row.customer_id, row.sop_id = subject.customer_id, subject.sop_id
     row.rating, row.resolved, row.comment = answer.rating, answer.resolved, answer.comment
     row.updated_at = moment
     session.flush()
@@ -117,14 +164,14 @@ def do_answer_survey(
         session,
         "survey.answered",
         moment,
-        case_id=case.id,
-        customer_id=case.customer_id,
+        case_id=subject.case_id,
+        customer_id=subject.customer_id,
         actor="customer",
         rating=answer.rating,
         resolved=answer.resolved,
         comment=answer.comment,
         first=first,
-        sop_id=case.sop_id,
+        sop_id=subject.sop_id,
     )
     return row
 
@@ -196,8 +243,8 @@ def list_surveys(
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     answered, ident = SurveyResponseRow.answered_at, SurveyResponseRow.id
     query = (
-        select(SurveyResponseRow, CaseRow.reference, CaseRow.sop_id)
-        .join(CaseRow, CaseRow.id == SurveyResponseRow.case_id)
+        select(SurveyResponseRow, CaseRow.reference, SurveyResponseRow.sop_id)
+        .outerjoin(CaseRow, CaseRow.id == SurveyResponseRow.case_id)
         .where(*_where(filters))
     )
     if cursor is not None:
@@ -213,7 +260,7 @@ def list_surveys(
 def _where(filters: SurveyFilters) -> list[Any]:
     clauses: list[Any] = []
     if filters.sop_id is not None:
-        clauses.append(CaseRow.sop_id == filters.sop_id)
+        clauses.append(SurveyResponseRow.sop_id == filters.sop_id)
     if filters.rating_max is not None:
         clauses.append(SurveyResponseRow.rating <= filters.rating_max)
     if filters.since is not None:

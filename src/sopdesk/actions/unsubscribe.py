@@ -98,7 +98,7 @@ def do_unsubscribe(
     )
     stopped = [row for row in outbox if is_optional_message(row.key)]
     for row in stopped:
-        row.status, row.last_error = OutboxStatus.DEAD.value, CANCELLED_NOTE
+        row.status, row.last_error = OutboxStatus.CANCELLED.value, CANCELLED_NOTE
     timers = session.scalars(
         select(TimerRow)
         .where(

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.store.tables import (
     CaseRow,
+    CustomerRow,
     OutboxKind,
     OutboxRow,
     OutboxStatus,
@@ -142,6 +143,22 @@ def case_payload(
     identifier = event_id(case_event_source(event, int(case["id"]), at, data))
     body = {"case": dict(case), **event_details(event, data)}
     return identifier, envelope(event, identifier, at, body)
+
+
+def customer_survey_payload(
+    at: datetime, customer: Mapping[str, Any], data: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """`(event id, payload)` for `survey.answered` about a customer sequence (no case):
+    `data.case` is null and `data.sop_id` says which sequence asked."""
+    source = f"survey.answered:customer:{customer['id']}:{data.get('sop_id')}:{at.isoformat()}"
+    identifier = event_id(source)
+    body = {
+        "case": None,
+        "customer": dict(customer),
+        "sop_id": data.get("sop_id"),
+        **event_details("survey.answered", data),
+    }
+    return identifier, envelope("survey.answered", identifier, at, body)
 
 
 def sop_payload(
@@ -251,7 +268,7 @@ def queue_case_events(session: Session, logged: Iterable[Mapping[str, Any]]) -> 
     wanted = [
         (values, event)
         for values in logged
-        if values.get("case_id") is not None
+        if (values.get("case_id") is not None or values.get("customer_id") is not None)
         and (event := webhook_event(str(values["kind"]), values.get("data") or {}))
     ]
     if not wanted:
@@ -261,6 +278,9 @@ def queue_case_events(session: Session, logged: Iterable[Mapping[str, Any]]) -> 
     for values, event in wanted:
         webhook_ids = listeners.get(event, ())
         if not webhook_ids:
+            continue
+        if values.get("case_id") is None:
+            rows += _customer_deliveries(session, values, event, webhook_ids)
             continue
         with session.no_autoflush:
             case = session.get(CaseRow, values["case_id"])
@@ -273,6 +293,21 @@ def queue_case_events(session: Session, logged: Iterable[Mapping[str, Any]]) -> 
             webhook_ids, payload, values["at"], case_id=case.id, customer_id=case.customer_id
         )
     return insert_deliveries(session, rows)
+
+
+def _customer_deliveries(
+    session: Session, values: Mapping[str, Any], event: str, webhook_ids: Iterable[int]
+) -> list[dict[str, Any]]:
+    """Deliveries for an event about a customer and no case (a sequence's survey)."""
+    if event != "survey.answered":
+        return []
+    with session.no_autoflush:
+        customer = session.get(CustomerRow, values["customer_id"])
+    if customer is None:
+        return []
+    who = {"id": customer.id, "email": customer.email, "name": customer.name or ""}
+    _, payload = customer_survey_payload(values["at"], who, values.get("data") or {})
+    return delivery_rows(webhook_ids, payload, values["at"], customer_id=customer.id)
 
 
 def queue_sop_published(session: Session, version: SopVersion, published_by: str) -> int:

@@ -156,7 +156,7 @@ def _deactivate_webhook(session: Session, webhook_id: int, reason: str) -> int:
     result = session.execute(
         update(OutboxRow)
         .where(*_deliveries_of(webhook_id), waiting)
-        .values(status=OutboxStatus.DEAD.value, last_error=f"cancelled: {reason}"[:2000])
+        .values(status=OutboxStatus.CANCELLED.value, last_error=f"cancelled: {reason}"[:2000])
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -19,6 +19,7 @@ from sopdesk.cli import (  # noqa: F401  (imported for their commands)
     db,
     demo,
     mail,
+    report,
     serve,
     sop_import,
     sop_library,

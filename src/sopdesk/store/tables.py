@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -219,6 +220,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # never to be sent (unsubscribed, endpoint paused): not a failure
 
 
 class OutboxKind(StrEnum):
@@ -258,6 +260,38 @@ class CaseRow(Base):
         CheckConstraint(f"priority IN ({_in(Priority)})", name="priority"),
         UniqueConstraint("external_source", "external_id", name="uq_cases_external"),
         Index("ix_cases_status_next_due_at", "status", "next_due_at"),
+        # the API's list order (next due instant, then id) over every case, and within one
+        # assignee's cases; migration 0006
+        Index("ix_cases_next_due_at_id", "next_due_at", "id"),
+        Index("ix_cases_assignee_next_due_at_id", "assignee", "next_due_at", "id"),
+        # open cases only (a few % of the table): the inbox views and their live counts
+        Index(
+            "ix_cases_open_assignee_due",
+            "assignee",
+            "next_due_at",
+            "id",
+            "status",
+            sqlite_where=text("status NOT IN ('resolved', 'closed')"),
+            postgresql_where=text("status NOT IN ('resolved', 'closed')"),
+        ),
+        Index(
+            "ix_cases_open_due",
+            "next_due_at",
+            "id",
+            "status",
+            sqlite_where=text("status NOT IN ('resolved', 'closed')"),
+            postgresql_where=text("status NOT IN ('resolved', 'closed')"),
+        ),
+        # the "unassigned" view in due order: PostgreSQL does not read `assignee IS NULL`
+        # as an equality, so the assignee index above would leave it a sort
+        Index(
+            "ix_cases_open_unassigned_due",
+            "next_due_at",
+            "id",
+            "status",
+            sqlite_where=text("status NOT IN ('resolved', 'closed') AND assignee IS NULL"),
+            postgresql_where=text("status NOT IN ('resolved', 'closed') AND assignee IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -623,20 +657,37 @@ class WebhookRow(Base):
 
 
 class SurveyResponseRow(Base):
-    """A customer's answer to the survey about one case: one row per case, re-answerable.
+    """A customer's answer to a survey: about one case (one row per case), or, from a
+    customer sequence's e-mail (onboarding, loyalty), about that SOP (one row per
+    customer and SOP, `case_id` empty). Answering again replaces the row.
 
     `rating` is CSAT on 1..5; `resolved` is the customer's own word on whether the case
-    solved the problem (first contact resolution is measured against it).
+    solved the problem (first contact resolution is measured against it). `sop_id` is
+    the SOP the answer is about (the case's at answer time, or the sequence's).
     """
 
     __tablename__ = "survey_responses"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint("case_id IS NOT NULL OR customer_id IS NOT NULL", name="about"),
+        Index(
+            "uq_survey_responses_customer_sop",
+            "customer_id",
+            "sop_id",
+            unique=True,
+            sqlite_where=text("case_id IS NULL"),
+            postgresql_where=text("case_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), unique=True
+    )
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
+    sop_id: Mapped[str | None] = mapped_column(String(80))
     rating: Mapped[int] = mapped_column(Integer)
     resolved: Mapped[bool | None] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")

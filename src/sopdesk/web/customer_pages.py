@@ -179,7 +179,7 @@ SURVEY = ("survey",)
 def _survey_form(
     request: Request,
     session: Session,
-    reference: str,
+    subject: surveys.SurveySubject,
     *,
     rating: int | None = None,
     resolved: str = "",
@@ -187,8 +187,7 @@ def _survey_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    case = surveys.case_for_reference(session, reference)
-    earlier = surveys.survey_for_case(session, case.id)
+    earlier = surveys.survey_for(session, subject)
     if earlier is not None and error is None:  # re-answering starts from the last answer
         rating = rating or earlier.rating
         said = "" if earlier.resolved is None else ("yes" if earlier.resolved else "no")
@@ -196,8 +195,8 @@ def _survey_form(
         comment = comment or earlier.comment
     context = {
         "action": request.url.path,
-        "reference": case.reference,
-        "subject": case.subject,
+        "reference": subject.reference,
+        "subject": subject.title,
         "ratings": list(surveys.RATING_LABELS.items()),
         "rating": rating,
         "resolved": resolved,
@@ -219,8 +218,8 @@ def survey_page(
     """The survey; `?rating=N` (a one-click link in the e-mail) preselects an answer."""
 
     def render() -> Response:
-        reference = _reference(_payload(request, SURVEY, token), "survey")
-        return _survey_form(request, session, reference, rating=surveys.parse_rating(rating))
+        subject = surveys.subject_for_link(session, _payload(request, SURVEY, token))
+        return _survey_form(request, session, subject, rating=surveys.parse_rating(rating))
 
     return _guarded(request, render)
 
@@ -236,7 +235,8 @@ def survey_answer(
     comment: FormText = "",
 ) -> Response:
     def render() -> Response:
-        reference = _reference(_payload(request, SURVEY, token), "survey")
+        link = _payload(request, SURVEY, token)
+        subject = surveys.subject_for_link(session, link)
         if not checked:
             return _forbidden(request)
         try:
@@ -245,14 +245,14 @@ def survey_answer(
             return _survey_form(
                 request,
                 session,
-                reference,
+                subject,
                 rating=surveys.parse_rating(rating),
                 resolved=resolved if resolved in ("yes", "no") else "",
                 comment=comment[: surveys.MAX_COMMENT * 2],
                 error=exc.message,
                 status=422,
             )
-        surveys.do_answer_survey(session, reference, answer)
+        surveys.do_answer_survey(session, link, answer)
         lines = [
             "Your answer is saved. It helps us see what works and what we should change.",
             "You can open the link again to change your answer.",

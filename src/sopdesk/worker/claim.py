@@ -70,10 +70,10 @@ def _timer_due(now: datetime) -> Any:
     )
 
 
-def _outbox_due(now: datetime) -> Any:
+def _outbox_due(now: datetime, kind: OutboxKind = OutboxKind.EMAIL) -> Any:
     return and_(
         OutboxRow.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
-        OutboxRow.kind == OutboxKind.EMAIL.value,
+        OutboxRow.kind == kind.value,
         OutboxRow.next_attempt_at <= now,
     )
 
@@ -108,15 +108,18 @@ def claim_outbox(
     worker_id: str,
     batch: int = DEFAULT_BATCH,
     lease: timedelta = DEFAULT_LEASE,
+    *,
+    kind: OutboxKind = OutboxKind.EMAIL,
 ) -> list[ClaimedEmail]:
-    """Claim up to `batch` e-mails that are due (oldest first) for `lease`; commits.
+    """Claim up to `batch` outbox rows of `kind` that are due (oldest first) for `lease`;
+    commits.
 
     `worker_id` is not stored (the outbox has no owner column): the fence is `attempts`.
     """
     del worker_id  # kept in the signature so both queues are claimed alike
     ids = (
         select(OutboxRow.id)
-        .where(_outbox_due(now))
+        .where(_outbox_due(now, kind))
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(batch)
     )
@@ -143,38 +146,12 @@ def claim_webhooks(
     batch: int = DEFAULT_BATCH,
     lease: timedelta = DEFAULT_LEASE,
 ) -> list[ClaimedEmail]:
-    """Claim up to `batch` due webhook deliveries (oldest first) for `lease`; commits.
+    """Claim up to `batch` due webhook deliveries: `claim_outbox` for kind `webhook`.
 
-    The same claim as `claim_outbox` (same columns, lease in `next_attempt_at`, fence
-    on `attempts`) for the rows of kind `webhook`; a `ClaimedEmail` is simply a claimed
-    outbox row, so `renew_outbox` and `release_outbox` work on these too.
+    A `ClaimedEmail` is simply a claimed outbox row, so `renew_outbox` and
+    `release_outbox` work on these too.
     """
-    del worker_id  # the outbox has no owner column: the fence is `attempts`
-    due = and_(
-        OutboxRow.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
-        OutboxRow.kind == OutboxKind.WEBHOOK.value,
-        OutboxRow.next_attempt_at <= now,
-    )
-    ids = (
-        select(OutboxRow.id)
-        .where(due)
-        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-        .limit(batch)
-    )
-    claim = update(OutboxRow).values(
-        status=OutboxStatus.SENDING.value,
-        next_attempt_at=now + lease,
-        attempts=OutboxRow.attempts + 1,
-    )
-    columns = (
-        OutboxRow.id,
-        OutboxRow.key,
-        OutboxRow.attempts,
-        OutboxRow.payload,
-        OutboxRow.created_at,
-    )
-    rows = _claim(session, ids, claim, OutboxRow, columns)
-    return sorted((ClaimedEmail(*row) for row in rows), key=lambda c: c.id)
+    return claim_outbox(session, now, worker_id, batch, lease, kind=OutboxKind.WEBHOOK)
 
 
 def _claim(session: Session, ids: Any, claim: Any, table: Any, columns: Sequence[Any]) -> list[Any]:

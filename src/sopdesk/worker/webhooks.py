@@ -5,7 +5,7 @@ One batch per worker round (`webhook_round`, called from `Worker.run_once`):
 1. claim up to `MAX_BATCH` due rows of kind `webhook` (`claim.claim_webhooks`: SKIP
    LOCKED on PostgreSQL, the same lease and `attempts` fence as e-mail);
 2. read their endpoints in one query: a row whose endpoint was removed is deleted, one
-   whose endpoint is inactive is cancelled (dead, "cancelled: ..."), neither is sent;
+   whose endpoint is inactive is cancelled (status cancelled), neither is sent;
 3. POST the others concurrently (`POOL` threads, `TIMEOUT` seconds each, redirects not
    followed), each signed at the moment it is sent (`channels.webhook_out`);
 4. record each outcome, fenced on `attempts`: 2xx → `sent`; 410 Gone → dead, and the
@@ -183,7 +183,8 @@ def deliver_claimed(
             found.cancelled += 1
         elif not endpoint.active:
             reason = "cancelled: the webhook is inactive; not sent"
-            found.cancelled += _record(session, item, {"status": "dead", "last_error": reason})
+            cancel = {"status": OutboxStatus.CANCELLED.value, "last_error": reason}
+            found.cancelled += _record(session, item, cancel)
         elif not sendable_url(endpoint.url):
             error = f"refused to deliver to {endpoint.url[:80]!r}: only http(s) URLs"
             found.dead += _record(session, item, {"status": "dead", "last_error": error})

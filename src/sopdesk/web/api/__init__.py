@@ -22,6 +22,7 @@ from sopdesk.actions.users import user_groups
 from sopdesk.auth.permissions import Principal, allowed_actions
 from sopdesk.errors import SopdeskError
 from sopdesk.web.api import calendars, cases, customers, errors, identity, sops, webhooks
+from sopdesk.web.api import reports as report_api
 from sopdesk.web.api import surveys as survey_api
 from sopdesk.web.api.deps import require
 from sopdesk.web.rendering import page
@@ -80,6 +81,7 @@ router.include_router(sops.router)
 router.include_router(calendars.router)
 router.include_router(webhooks.router)
 router.include_router(survey_api.router)
+router.include_router(report_api.router)
 
 
 # --- the schema and the reference page -----------------------------------------------

@@ -35,11 +35,14 @@ CaseReader = Annotated[Principal, Depends(require("case.read"))]
 
 
 class SurveyOut(BaseModel):
-    """A customer's answer to the survey about one case (one per case, the latest)."""
+    """A customer's answer to a survey (the latest): about one case, or, from a customer
+    sequence's e-mail (onboarding, loyalty), about that SOP, with `case` null."""
 
     id: int
-    case: str = Field(description="The case reference", examples=["SD-1042"])
-    sop: str | None = Field(description="The SOP the case ran; null if none")
+    case: str | None = Field(
+        description="The case reference; null for a sequence's survey", examples=["SD-1042"]
+    )
+    sop: str | None = Field(description="The SOP the case ran or the sequence belongs to")
     customer_id: int | None
     rating: int = Field(ge=1, le=5, description="CSAT: 1 (very dissatisfied) to 5 (very satisfied)")
     resolved: bool | None = Field(description="Did we solve the problem; null: not answered")
@@ -59,7 +62,7 @@ def survey_out(item: SurveyItem) -> SurveyOut:
     row = item.response
     return SurveyOut(
         id=row.id,
-        case=item.reference,
+        case=item.reference or None,
         sop=item.sop_id,
         customer_id=row.customer_id,
         rating=row.rating,

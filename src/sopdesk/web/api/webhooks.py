@@ -58,7 +58,9 @@ class DeliveryOut(BaseModel):
     id: int = Field(description="The delivery's row id (also the cursor's position)")
     event: str = Field(examples=["case.created"])
     event_id: str = Field(description="Sent as `Sopdesk-Delivery`; the same on every retry")
-    status: str = Field(description="pending, sending, sent, failed (will retry) or dead")
+    status: str = Field(
+        description="pending, sending, sent, failed (will retry), dead or cancelled (not sent)"
+    )
     attempts: int
     last_error: str | None = None
     created_at: datetime

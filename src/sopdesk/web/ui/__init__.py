@@ -43,6 +43,7 @@ NAV_ACTIONS = (
     "users.read",
     "users.manage",
     "tokens.manage",
+    "report.read",
 )
 
 
@@ -118,9 +119,9 @@ TEMPLATES.env.filters["short_time"] = lambda moment: (
 
 
 def _routers() -> list[APIRouter]:
-    from sopdesk.web.ui import cases, inbox, settings, sops
+    from sopdesk.web.ui import cases, inbox, reports, settings, sops
 
-    return [inbox.router, cases.router, sops.router, settings.router]
+    return [inbox.router, cases.router, sops.router, settings.router, reports.router]
 
 
 def favicon() -> RedirectResponse:
