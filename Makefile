@@ -53,7 +53,7 @@ fmt: $(BIN)/.installed-dev #: apply ruff fixes and formatting
 test: $(BIN)/.installed-dev lint #: lint, then run every test (SQLite and PostgreSQL)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
-bench: $(BIN)/.installed-dev #: run the benchmarks (installs peers in temporary venvs)
+bench: $(BIN)/.installed-dev #: the business-time benchmark (peers in temporary venvs); docs/performance.md lists the others
 	$(BIN)/python benchmarks/business_time.py
 
 clean: #: remove the virtualenv and local data

@@ -9,6 +9,7 @@ except under CI=true, where they fail.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +44,18 @@ def _unreachable(reason: str) -> None:
 def _admin_engine() -> Engine:
     base = os.environ.get("SOPDESK_TEST_PG_URL", DEFAULT_PG_URL)
     return create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo what a test's `sopdesk serve`/`worker` run did to the root logger (its
+    handler and level), so later tests, and threads that outlive a test, log as before."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
