@@ -45,6 +45,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/settings/calendars"): "settings.write",
     ("GET", "/settings/users"): "users.read",
     ("POST", "/settings/users"): "users.manage",
+    ("POST", "/settings/users/edit"): "users.manage",
+    ("POST", "/settings/users/active"): "users.manage",
     ("GET", "/settings/tokens"): "tokens.manage",
     ("POST", "/settings/tokens"): "tokens.manage",
     ("POST", "/settings/tokens/{token_id}/revoke"): "tokens.manage",

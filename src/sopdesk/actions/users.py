@@ -28,7 +28,8 @@ from sopdesk.store.tables import (
     WebSessionRow,
 )
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# No control characters: NUL cannot even be stored by PostgreSQL.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _GROUP = re.compile(ID_PATTERN)  # SOP identifiers: escalation matrices name groups
 MAX_TOKEN_DAYS = 3660
 
@@ -168,17 +169,96 @@ def do_set_password(session: Session, email: str, password: str) -> UserRow:
 
 @atomic
 def do_set_active(session: Session, email: str, active: bool) -> UserRow:
-    """Enable or disable an account; disabling ends its sessions (tokens stop working)."""
+    """Enable or disable an account; disabling ends its sessions (tokens stop working).
+
+    The CLI's `users enable|disable`; the same rules as `do_update_user`.
+    """
+    return _update_user(session, email, active=active)
+
+
+@atomic
+def do_set_role(session: Session, email: str, role: Role | str) -> UserRow:
+    """Give the user another role; it applies from their next request, since every
+    request computes its permissions from the role stored here (sessions and tokens
+    carry no role of their own). The last active owner cannot be demoted."""
+    return _update_user(session, email, role=role)
+
+
+@atomic
+def do_update_user(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    role: Role | str | None = None,
+    active: bool | None = None,
+) -> UserRow:
+    """Change a user's name, role and/or active state in one transaction (None: keep).
+
+    Deactivating ends every browser session of theirs at once and their API tokens
+    stop working (both are refused for an inactive user); reactivating lets them sign
+    in again, and their tokens that are neither revoked nor expired work again. The
+    last active owner can be neither demoted nor deactivated, or nobody could manage
+    users any more (`Conflict`).
+    """
+    return _update_user(session, email, name=name, role=role, active=active)
+
+
+def _update_user(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    role: Role | str | None = None,
+    active: bool | None = None,
+) -> UserRow:
+    """The shared body of `do_update_user`, `do_set_role` and `do_set_active`, so the
+    CLI, the API and the pages enforce the same last-owner rule under the same lock."""
+    new_role = parse_role(role) if role is not None else None
+    new_name = None
+    if name is not None:
+        new_name = name.strip()[:120]
+        if not new_name:
+            raise InvalidInput("a name cannot be empty", hint="leave it out to keep the name")
+    # Locked before the owner count is read: two owners demoting or deactivating each
+    # other at the same moment must not both succeed and leave no owner at all.
+    _lock_users(session)
     user = get_user(session, email)
-    if not active and user.role == Role.OWNER.value and _owner_count(session) <= 1:
-        raise Conflict("the last owner cannot be disabled", hint="make someone else owner first")
-    user.active = active
-    if not active:
-        session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user.id))
+    if _leaves_no_owner(session, user, new_role, active):
+        if active is False:
+            message = "the last owner cannot be disabled"
+        else:
+            article = "an" if new_role is Role.AGENT else "a"
+            message = f"the last owner cannot become {article} {new_role}"
+        raise Conflict(
+            f"{message}: {user.email} is the only active owner",
+            code="last_owner",
+            hint="make someone else owner first",
+        )
+    if new_name is not None:
+        user.name = new_name
+    if new_role is not None:
+        user.role = new_role.value
+    if active is not None:
+        user.active = active
+        if not active:
+            session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user.id))
+    session.flush()
     return user
 
 
+def _leaves_no_owner(
+    session: Session, user: UserRow, role: Role | None, active: bool | None
+) -> bool:
+    """True when the change would take away the last active owner."""
+    if not user.active or user.role != Role.OWNER.value:
+        return False  # not an active owner now: the count of active owners cannot drop
+    stays = (role is None or role is Role.OWNER) and active is not False
+    return not stays and _owner_count(session) <= 1
+
+
 def _owner_count(session: Session) -> int:
+    """Active owners, as the database holds them now (call after `_lock_users`)."""
     query = select(func.count()).where(UserRow.role == Role.OWNER.value, UserRow.active)
     return int(session.scalar(query) or 0)
 

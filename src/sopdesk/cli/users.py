@@ -1,4 +1,4 @@
-"""`sopdesk users add|list|password|disable|enable|group` and `sopdesk tokens create|list|revoke`.
+"""`sopdesk users add|list|password|role|disable|enable|group`, `sopdesk tokens ...`.
 
 For the person who runs the server: add accounts without the web (the first owner
 too), and make API tokens for integrations. `tokens create` prints the token on its
@@ -82,6 +82,17 @@ def users_password(email: Email, password_stdin: bool = PASSWORD_STDIN) -> None:
     with open_session() as session:
         user = users.do_set_password(session, email, password)
     typer.echo(f"New password set for {user.email}; every session of theirs has ended.")
+
+
+@users_app.command("role")
+def users_role(
+    email: Email,
+    role: Annotated[Role, typer.Argument(help="The new role: owner, manager or agent.")],
+) -> None:
+    """Give EMAIL another ROLE from their next request on; the last owner cannot be demoted."""
+    with open_session() as session:
+        user = users.do_set_role(session, email, role)
+    typer.echo(f"{user.email} is now {user.role}.")
 
 
 @users_app.command("disable")

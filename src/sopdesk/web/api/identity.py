@@ -8,7 +8,7 @@ The groups operations are in `web.api.groups`, included here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
@@ -18,22 +18,55 @@ from sopdesk.auth.permissions import SCOPES, Principal, Role
 from sopdesk.auth.tokens import display
 from sopdesk.store.tables import ApiTokenRow, UserRow
 from sopdesk.web.api import groups
+from sopdesk.web.api import models as m
 from sopdesk.web.api.deps import require
 from sopdesk.web.api.errors import Problem
 from sopdesk.web.security import DbSession
 
 router = APIRouter()
 
+UsersReader = Annotated[Principal, Depends(require("users.read"))]
+UsersManager = Annotated[Principal, Depends(require("users.manage"))]
+Email = Annotated[
+    str,
+    Path(
+        max_length=254,
+        description="The user's e-mail address (any case).",
+        examples=["ann@example.com"],
+    ),
+]
+USER_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No user with this e-mail address."},
+}
+
 
 class UserOut(BaseModel):
+    """A person who signs in, with what they may do (their role) and whether they may."""
+
     id: int
     email: str
     name: str
-    role: Role
-    active: bool
-    groups: list[str]
+    role: Role = Field(description="owner, manager or agent: what the user may do")
+    active: bool = Field(
+        description="False: the user cannot sign in and their API tokens do not work"
+    )
+    groups: list[str] = Field(description="The groups (tiers) the user is a member of")
     created_at: datetime
     last_sign_in_at: datetime | None
+
+
+class UserPatch(BaseModel):
+    """Only the members sent (and not null) change; the rest stay as they are."""
+
+    name: m.Text | None = Field(None, min_length=1, max_length=120, examples=["Ann Lee"])
+    role: Role | None = Field(
+        None, description="A new role; it applies from the user's next request"
+    )
+    active: bool | None = Field(
+        None,
+        description="false ends the user's sessions and stops their API tokens; "
+        "true lets them sign in again",
+    )
 
 
 class NewUser(BaseModel):
@@ -106,9 +139,7 @@ def _token_out(row: ApiTokenRow) -> dict[str, object]:
     summary="List users",
     openapi_extra={"x-permission": "users.read"},
 )
-def list_users(
-    _who: Annotated[Principal, Depends(require("users.read"))], session: DbSession
-) -> list[UserOut]:
+def list_users(_who: UsersReader, session: DbSession) -> list[UserOut]:
     """Every user, by email, with their role and groups."""
     return [_user_out(session, row) for row in users.list_users(session)]
 
@@ -121,15 +152,47 @@ def list_users(
     summary="Add a user",
     openapi_extra={"x-permission": "users.manage"},
 )
-def create_user(
-    body: NewUser,
-    _who: Annotated[Principal, Depends(require("users.manage"))],
-    session: DbSession,
-) -> UserOut:
+def create_user(body: NewUser, _who: UsersManager, session: DbSession) -> UserOut:
     """Add an owner, manager or agent. 409 if the email is taken."""
     row = users.do_create_user(
         session, body.email, role=body.role, password=body.password, name=body.name
     )
+    return _user_out(session, row)
+
+
+@router.get(
+    "/users/{email}",
+    response_model=UserOut,
+    tags=["users"],
+    summary="Get a user",
+    openapi_extra={"x-permission": "users.read"},
+    responses=USER_ERRORS,
+)
+def get_user(email: Email, _who: UsersReader, session: DbSession) -> UserOut:
+    """One user, by e-mail address, with their role, state and groups."""
+    return _user_out(session, users.get_user(session, email))
+
+
+@router.patch(
+    "/users/{email}",
+    response_model=UserOut,
+    tags=["users"],
+    summary="Change a user's name, role or state",
+    openapi_extra={"x-permission": "users.manage"},
+    responses={
+        **USER_ERRORS,
+        409: {
+            "model": Problem,
+            "description": "The change would leave no active owner (code `last_owner`).",
+        },
+    },
+)
+def update_user(email: Email, body: UserPatch, _who: UsersManager, session: DbSession) -> UserOut:
+    """Rename, change the role, deactivate (`active: false`: their sessions end and
+    their tokens stop working) or reactivate a user. A new role applies from the
+    user's next request. The last active owner can be neither demoted nor deactivated
+    (409)."""
+    row = users.do_update_user(session, email, name=body.name, role=body.role, active=body.active)
     return _user_out(session, row)
 
 

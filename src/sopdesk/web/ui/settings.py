@@ -1,14 +1,15 @@
 """Settings: business calendars (view the week and next holidays, edit with validation),
-users (list, add with a role), your API tokens (create, shown once; revoke), and the
-e-mail configuration, which comes from the environment and is shown read-only with
-its secret masked. Groups, webhooks and the e-mail page have modules of their own
-(`settings_groups`, `settings_webhooks`, `settings_email`), included at the end.
+users (list, add with a role; owners rename, change roles, deactivate and reactivate),
+your API tokens (create, shown once; revoke), and the e-mail configuration, which
+comes from the environment and is shown read-only with its secret masked. Groups,
+webhooks and the e-mail page have modules of their own (`settings_groups`,
+`settings_webhooks`, `settings_email`), included at the end.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 from fastapi import APIRouter, Form, Request
@@ -21,7 +22,7 @@ from sopdesk.actions.calendars import do_save_calendar, find_calendar, list_cale
 from sopdesk.actions.webhooks import list_webhooks
 from sopdesk.auth.permissions import SCOPE_HELP, Principal, Role, allowed
 from sopdesk.calendar.describe import upcoming_special_days, week_lines
-from sopdesk.errors import Conflict, InvalidInput, NotFound
+from sopdesk.errors import Conflict, InvalidInput, NotFound, SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.web.ui import (
     CSRF,
@@ -154,32 +155,55 @@ def _yaml_mapping(text: str) -> dict[str, Any]:
 # --- users ---------------------------------------------------------------------------
 
 
+USER_DONE = {
+    "saved": "{email} is saved; a new role applies from their next page or API call.",
+    "deactivated": "{email} is deactivated: their sessions have ended and their API "
+    "tokens no longer work.",
+    "activated": "{email} is active again and may sign in.",
+}
+
+
 def _users_page(
     request: Request,
     session: DbSession,
     me: Principal,
     *,
     values: dict[str, str] | None = None,
-    error: str | None = None,
+    error: SopdeskError | None = None,
     added: str | None = None,
+    done: str = "",
+    email: str = "",
+    status: int = 422,
 ) -> HTMLResponse:
+    """The users page; `status` is the answer's when `error` is given."""
+    # Only a real user's address goes into the message: a crafted link cannot make
+    # the page announce something about anybody else.
+    user = user_actions.find_user(session, email) if done in USER_DONE else None
+    message = USER_DONE[done].format(email=user.email) if user else ""
     context = {
         "users": user_actions.list_users(session),
         "roles": [role.value for role in Role],
         "values": values or {},
-        "error": error,
+        "error": error.message if error else None,
+        "hint": error.hint if error else None,
         "added": added,
+        "done": message,
         "active": "settings",
         "section": "users",
     }
-    return ui_page(request, "ui/settings_users.html", me, context, 422 if error else 200)
+    return ui_page(request, "ui/settings_users.html", me, context, status if error else 200)
 
 
 @router.get("/settings/users", response_class=HTMLResponse)
 def users_page(
-    request: Request, session: DbSession, me: UsersReader, added: str | None = None
+    request: Request,
+    session: DbSession,
+    me: UsersReader,
+    added: str | None = None,
+    done: str = "",
+    email: str = "",
 ) -> HTMLResponse:
-    return _users_page(request, session, me, added=added)
+    return _users_page(request, session, me, added=added, done=done, email=email)
 
 
 @router.post("/settings/users", dependencies=CSRF)
@@ -199,8 +223,52 @@ def add_user(
         )
     except (InvalidInput, Conflict) as exc:
         session.rollback()
-        return _users_page(request, session, me, values=values, error=exc.message)
+        return _users_page(request, session, me, values=values, error=exc)
     return back_to(f"/settings/users?added={user.email}")
+
+
+@router.post("/settings/users/edit", dependencies=CSRF)
+def edit_user(
+    request: Request,
+    session: DbSession,
+    me: UsersManager,
+    email: FormText = "",
+    name: FormText = "",
+    role: FormText = "",
+) -> Response:
+    """Save one row's name and role; the e-mail is a form field, not part of the path.
+
+    An empty name or role keeps the one stored. Demoting the last owner is refused with
+    the reason on the page (409)."""
+    try:
+        user = user_actions.do_update_user(
+            session, email, name=name.strip() or None, role=role.strip() or None
+        )
+    except (InvalidInput, Conflict, NotFound) as exc:
+        session.rollback()
+        return _users_page(request, session, me, error=exc, status=exc.status)
+    return back_to(f"/settings/users?done=saved&email={quote(user.email)}")
+
+
+@router.post("/settings/users/active", dependencies=CSRF)
+def set_user_active(
+    request: Request,
+    session: DbSession,
+    me: UsersManager,
+    email: FormText = "",
+    active: FormText = "",
+) -> Response:
+    """Deactivate (`active=0`: their sessions end, their tokens stop) or reactivate
+    (`active=1`) a user. Deactivating the last owner is refused on the page (409)."""
+    if active not in ("0", "1"):
+        return _users_page(request, session, me, error=InvalidInput("active must be 0 or 1"))
+    try:
+        user = user_actions.do_update_user(session, email, active=active == "1")
+    except (InvalidInput, Conflict, NotFound) as exc:
+        session.rollback()
+        return _users_page(request, session, me, error=exc, status=exc.status)
+    done = "activated" if user.active else "deactivated"
+    return back_to(f"/settings/users?done={done}&email={quote(user.email)}")
 
 
 # --- API tokens ----------------------------------------------------------------------
