@@ -489,6 +489,7 @@ def load(
     cases: int, customers: int, seed: int,
 ) -> LoadReport:  # fmt: skip
     """Templates through the real actions, then clones in bulk up to `cases` cases."""
+    _VARYING.clear()  # keyed by id(row): rows of an earlier load are gone, their ids reused
     rng = random.Random(seed)
     now = utcnow()
     started = time.perf_counter()
