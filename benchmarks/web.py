@@ -116,8 +116,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, folder: Path) -> Iterator[tuple[str, int]]:
-    """`sopdesk serve` on a free port against `url`; (base URL, pid)."""
+def server(url: str, folder: Path, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """`sopdesk serve [--workers N]` on a free port against `url`; (base URL, pid)."""
     port = free_port()
     env = os.environ | {
         "SOPDESK_DATABASE_URL": url,
@@ -127,7 +127,7 @@ def server(url: str, folder: Path) -> Iterator[tuple[str, int]]:
     sopdesk = Path(sys.executable).with_name("sopdesk")
     out = (folder / f"serve-{port}.log").open("w")
     process = subprocess.Popen(
-        [str(sopdesk), "serve", "--port", str(port), "--no-worker"],
+        [str(sopdesk), "serve", "--port", str(port), "--no-worker", "--workers", str(workers)],
         env=env, stdout=out, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -150,9 +150,13 @@ def server(url: str, folder: Path) -> Iterator[tuple[str, int]]:
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process so far, from /proc."""
+    """CPU seconds (user + system) of a process and its children (`--workers N`) so far,
+    from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(process_cpu(int(kid)) for kid in kids)
 
 
 def sign_in(base: str) -> httpx.Cookies:
@@ -355,7 +359,8 @@ def run_one(url: str, args: argparse.Namespace, folder: Path, name: str) -> dict
         token = bearer_token(engine)
     finally:
         engine.dispose()
-    with server(url, folder) as (base, pid):
+    workers = args.serve_workers if name == "postgresql" else 1  # SQLite: one writer
+    with server(url, folder, workers) as (base, pid):
         cookies = sign_in(base)
         out["endpoints"] = asyncio.run(measure(base, cookies, token, refs, args, pid, name))
         log(f"[{name}] {args.clients} agents at work, think time {args.think} s")
@@ -402,6 +407,9 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=100, help="per endpoint, one client")
     parser.add_argument("--creates", type=int, default=500, help="POST /api/v1/cases")
     parser.add_argument("--think", type=float, default=2.0, help="agents' mean think time, s")
+    parser.add_argument(
+        "--serve-workers", type=int, default=1, help="sopdesk serve --workers N (PostgreSQL)"
+    )
     parser.add_argument("--clicks", type=int, default=20, help="pages each agent opens")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
@@ -419,7 +427,8 @@ def main() -> None:
         "benchmark": "web",
         "workload": {"cases": args.cases, "clients": args.clients, "requests": args.requests,
                      "single": args.single, "creates": args.creates,
-                     "think_s": args.think, "clicks": args.clicks},
+                     "think_s": args.think, "clicks": args.clicks,
+                     "serve_workers_postgresql": args.serve_workers},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average_start": [round(x, 2) for x in os.getloadavg()]},
         "databases": {},
