@@ -161,6 +161,21 @@ def _deactivate_webhook(session: Session, webhook_id: int, reason: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def do_set_webhook_active(session: Session, webhook_id: int, active: bool) -> WebhookRow:
+    """Pause an endpoint (no new deliveries are queued for it; waiting ones are cancelled
+    when the worker reaches them) or resume it; 404 if there is none. Commits."""
+    row = _set_active(session, webhook_id, active)
+    invalidate_subscriptions()
+    return row
+
+
+@atomic
+def _set_active(session: Session, webhook_id: int, active: bool) -> WebhookRow:
+    row = get_webhook(session, webhook_id)
+    row.active = active
+    return row
+
+
 @atomic
 def do_ping_webhook(session: Session, webhook_id: int, *, now: datetime | None = None) -> str:
     """Queue a `ping` delivery to an active endpoint; returns its event id."""
@@ -181,6 +196,13 @@ def list_deliveries(
 ) -> list[OutboxRow]:
     """An endpoint's deliveries, newest first; `before`: only rows older than that id."""
     get_webhook(session, webhook_id)
+    return recent_deliveries(session, webhook_id, limit=limit, before=before)
+
+
+def recent_deliveries(
+    session: Session, webhook_id: int, *, limit: int = 50, before: int | None = None
+) -> list[OutboxRow]:
+    """`list_deliveries` for an endpoint known to exist (one indexed query)."""
     query = select(OutboxRow).where(*_deliveries_of(webhook_id))
     if before is not None:
         query = query.where(OutboxRow.id < before)

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from sopdesk.actions import webhook_admin, webhooks
+from sopdesk.actions import webhooks
 from sopdesk.auth.permissions import Principal
 from sopdesk.errors import InvalidInput, NotFound
 from sopdesk.web.ui import CSRF, DbSession, back_to, person, ui_page
+
+RECENT = 20  # deliveries shown per endpoint
 
 router = APIRouter()
 SettingsReader = person("settings.read")
@@ -41,8 +43,10 @@ def _page(
     rows = webhooks.list_webhooks(session)
     context = {
         "webhooks": rows,
-        "deliveries": webhook_admin.recent_deliveries(session, [row.id for row in rows]),
-        "recent": webhook_admin.RECENT,
+        "deliveries": {
+            row.id: webhooks.recent_deliveries(session, row.id, limit=RECENT) for row in rows
+        },
+        "recent": RECENT,
         "events": webhooks.EVENTS,
         "created": created,
         "error": error,
@@ -88,7 +92,7 @@ def set_active(
     active: FormText = "",
 ) -> Response:
     """Pause (`active=0`) or resume (`active=1`) an endpoint."""
-    webhook_admin.do_set_webhook_active(session, webhook_id(webhook), active == "1")
+    webhooks.do_set_webhook_active(session, webhook_id(webhook), active == "1")
     return back_to("/settings/webhooks")
 
 
