@@ -141,10 +141,11 @@ def test_the_sixth_wrong_password_is_refused_known_or_not(session: Session, now:
         assert refused.value.retry_after == 14 * 60
     # the right password from another address, or after the window, still works
     assert signin.authenticate(session, "ann@example.com", PASSWORD, "192.0.2.8", now=now)
+    assert len(session.scalars(select(SignInAttemptRow.key)).all()) == 10  # 5 + 5 failures
     later = now + timedelta(minutes=15, seconds=1)
     assert signin.authenticate(session, "ann@example.com", PASSWORD, IP, now=later)
     left = session.scalars(select(SignInAttemptRow.key)).all()
-    assert len(left) == 5  # ann's failures cleared on success; the unknown email's kept
+    assert left == []  # ann's cleared on success; the address's older ones pruned
 
 
 def test_an_unknown_email_takes_as_long_as_a_wrong_password(session: Session) -> None:
@@ -219,3 +220,32 @@ def test_two_setups_at_once_make_one_owner(engine: Engine) -> None:
     assert sorted(outcomes) == ["owner", "refused"]
     with session_factory(engine)() as check:
         assert len(users.list_users(check)) == 1
+
+
+def test_a_burst_of_simultaneous_attempts_gets_no_more_than_the_limit(engine: Engine) -> None:
+    with session_factory(engine)() as own:
+        add_user(own, "ann@example.com")
+    burst = 12
+    barrier = threading.Barrier(burst)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        with session_factory(engine)() as own:
+            barrier.wait()
+            try:
+                signin.authenticate(own, "ann@example.com", "wrong password!", IP)
+            except signin.SignInFailed:
+                outcomes.append("checked")
+            except signin.TooManyAttempts:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == burst
+    assert 1 <= outcomes.count("checked") <= 5
+    with session_factory(engine)() as check:
+        kept = check.scalars(select(SignInAttemptRow.id)).all()
+        assert len(kept) == outcomes.count("checked")  # refusals leave no row behind

@@ -56,25 +56,34 @@ def authenticate(
 ) -> UserRow:
     """The user whose email and password these are, or `SignInFailed`/`TooManyAttempts`.
 
-    Every failure is recorded before the error is raised; an unknown or disabled email
-    costs one argon2 verification like a wrong password does, and gives the same error.
+    The attempt is recorded (committed) before the limit is checked, and the check
+    counts every other attempt recorded so far: each of a burst of simultaneous
+    attempts sees all those committed before it, so no more than the limit get past
+    the check, on any number of processes. A failed attempt's record stays as its
+    failure; a refused one's is removed (refusals do not extend a lock-out); a
+    successful sign-in clears the email and address's records. An unknown or disabled
+    email costs one argon2 verification like a wrong password does, and gives the
+    same error.
     """
     now = resolve_now(now)
     key = ratelimit.attempt_key(email, ip)
+    attempt = _record_attempt(session, key, ip, now)
     with transaction(session):
-        decision = _sign_in_decision(session, key, ip, now)
+        decision = _sign_in_decision(session, key, ip, now, attempt)
         if not decision.allowed:
-            raise TooManyAttempts(
-                "too many sign-in attempts; wait a while and try again",
-                hint=f"retry in {decision.retry_after} seconds",
-                retry_after=decision.retry_after,
-            )
-        user = find_user(session, email)
-        if _password_ok(user, password):
-            user.last_sign_in_at = now
-            session.execute(delete(SignInAttemptRow).where(SignInAttemptRow.key == key))
-            return user
-        _record_failure(session, key, ip, now)
+            session.execute(delete(SignInAttemptRow).where(SignInAttemptRow.id == attempt))
+        else:
+            user = find_user(session, email)
+            if _password_ok(user, password):
+                user.last_sign_in_at = now
+                session.execute(delete(SignInAttemptRow).where(SignInAttemptRow.key == key))
+                return user
+    if not decision.allowed:
+        raise TooManyAttempts(
+            "too many sign-in attempts; wait a while and try again",
+            hint=f"retry in {decision.retry_after} seconds",
+            retry_after=decision.retry_after,
+        )
     raise SignInFailed(SIGN_IN_FAILED)
 
 
@@ -89,9 +98,13 @@ def _password_ok(user: UserRow | None, password: str) -> TypeGuard[UserRow]:
     return True
 
 
-def _sign_in_decision(session: Session, key: str, ip: str, now: datetime) -> ratelimit.Decision:
-    by_key = _failures(session, SignInAttemptRow.key == key, now, ratelimit.PER_ACCOUNT)
-    by_ip = _failures(session, SignInAttemptRow.ip == ip, now, ratelimit.PER_ADDRESS)
+def _sign_in_decision(
+    session: Session, key: str, ip: str, now: datetime, attempt: int
+) -> ratelimit.Decision:
+    """The limits over every recorded attempt but this one (`attempt`, its row id)."""
+    others = SignInAttemptRow.id != attempt
+    by_key = _failures(session, SignInAttemptRow.key == key, others, now, ratelimit.PER_ACCOUNT)
+    by_ip = _failures(session, SignInAttemptRow.ip == ip, others, now, ratelimit.PER_ADDRESS)
     return ratelimit.combine(
         ratelimit.decide(by_key, now, ratelimit.PER_ACCOUNT),
         ratelimit.decide(by_ip, now, ratelimit.PER_ADDRESS),
@@ -99,17 +112,26 @@ def _sign_in_decision(session: Session, key: str, ip: str, now: datetime) -> rat
 
 
 def _failures(
-    session: Session, where: object, now: datetime, policy: ratelimit.Policy
+    session: Session, where: object, others: object, now: datetime, policy: ratelimit.Policy
 ) -> list[datetime]:
-    query = select(SignInAttemptRow.at).where(where, SignInAttemptRow.at > now - policy.window)
-    return list(session.scalars(query))
+    """Failure times in the window; attempts recorded after `now` (a simultaneous
+    attempt read the clock a moment later) count as made at `now`."""
+    query = select(SignInAttemptRow.at).where(
+        where, others, SignInAttemptRow.at > now - policy.window
+    )
+    return [min(at, now) for at in session.scalars(query)]
 
 
-def _record_failure(session: Session, key: str, ip: str, now: datetime) -> None:
+def _record_attempt(session: Session, key: str, ip: str, now: datetime) -> int:
+    """Commit a record of this attempt (pruning the email's and address's old ones)."""
     oldest = now - max(ratelimit.PER_ACCOUNT.window, ratelimit.PER_ADDRESS.window)
     stale = or_(SignInAttemptRow.key == key, SignInAttemptRow.ip == ip)
-    session.execute(delete(SignInAttemptRow).where(stale, SignInAttemptRow.at <= oldest))
-    session.add(SignInAttemptRow(key=key, ip=ip, at=now))
+    with transaction(session):
+        session.execute(delete(SignInAttemptRow).where(stale, SignInAttemptRow.at <= oldest))
+        row = SignInAttemptRow(key=key, ip=ip, at=now)
+        session.add(row)
+        session.flush()
+        return row.id
 
 
 # --- browser sessions ----------------------------------------------------------------

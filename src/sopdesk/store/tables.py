@@ -581,7 +581,10 @@ class WebSessionRow(Base):
 
 
 class SignInAttemptRow(Base):
-    """One failed sign-in, for the rate limit; `key` hashes the email with the address."""
+    """A sign-in attempt being checked, or one that failed, for the rate limit.
+
+    `key` hashes the email with the address.
+    """
 
     __tablename__ = "sign_in_attempts"
     __table_args__ = (
