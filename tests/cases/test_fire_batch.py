@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sopdesk.actions import timers as timers_module
 from sopdesk.actions.cases import do_open_case
 from sopdesk.actions.timers import do_fire_timer, do_fire_timers
 from sopdesk.settings import Settings
@@ -107,3 +109,28 @@ def test_a_batch_skips_what_is_not_due_and_reports_unknown_ids(
     statuses = set(library.scalars(select(TimerRow.status).where(TimerRow.id.in_(ids))))
     assert statuses == {"pending"}  # none was due at MONDAY
     assert do_fire_timers(library, [], settings=settings) == {}
+
+
+def test_timers_that_may_not_fire_are_left_without_loading_their_case(
+    library: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_ids = open_set(library, settings, "idle")
+    later = MONDAY + timedelta(days=10)
+    ids = due_timer_ids(library, case_ids, later)
+    assert do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    library.expire_all()
+    before = [snapshot(library, case_id) for case_id in case_ids]
+    loads: list[int] = []
+    real_load = timers_module.load_case
+    monkeypatch.setattr(
+        timers_module,
+        "load_case",
+        lambda session, case_id, settings: (
+            loads.append(case_id) or real_load(session, case_id, settings)
+        ),
+    )
+    # done, cancelled and not-yet-due timers: every one is a no-op, none loads a case
+    again = do_fire_timers(library, ids, now=later, worker_id="w2", settings=settings)
+    assert again == dict.fromkeys(ids) and loads == []
+    library.expire_all()
+    assert [snapshot(library, case_id) for case_id in case_ids] == before

@@ -100,15 +100,23 @@ def do_fire_timers(
     if not order:
         return results
     session.expire_all()
-    query = select(TimerRow.id, TimerRow.case_id).where(TimerRow.id.in_(order))
-    cases: dict[int, int | None] = dict(session.execute(query).all())
+    peeks = {row.id: row for row in session.execute(_peek_many(order))}
     session.rollback()  # a read only; each case's fire is its own transaction
+    moment = resolve_now(now)
+    # A timer that may not fire (cancelled by an earlier fire of its case, done, or
+    # held by another worker) is what `do_fire_timer` would peek at and leave alone:
+    # it is left alone here too, without loading its case.
+    idle = {i for i, peek in peeks.items() if not _may_fire(peek, moment, worker_id)}
+    results.update((timer_id, None) for timer_id in idle)
+    cases = {i: peek.case_id for i, peek in peeks.items() if i not in idle}
     groups: dict[int, list[int]] = {}
     for timer_id in order:
         case_id = cases.get(timer_id)
         if case_id is not None:
             groups.setdefault(case_id, []).append(timer_id)
     for timer_id in order:
+        if timer_id in idle:
+            continue
         case_id = cases.get(timer_id)
         if case_id is None:
             results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
@@ -199,14 +207,21 @@ def _decide_again(session: Session, loaded: LoadedCase, now: datetime) -> None:
         transition(session, loaded, lambda _state, _world: outcome, now, "system")
 
 
+_PEEK_COLUMNS = (
+    TimerRow.case_id,
+    TimerRow.status,
+    TimerRow.due_at,
+    TimerRow.locked_by,
+    TimerRow.locked_until,
+)
+
+
 def _peek(timer_id: int) -> Any:
-    return select(
-        TimerRow.case_id,
-        TimerRow.status,
-        TimerRow.due_at,
-        TimerRow.locked_by,
-        TimerRow.locked_until,
-    ).where(TimerRow.id == timer_id)
+    return select(*_PEEK_COLUMNS).where(TimerRow.id == timer_id)
+
+
+def _peek_many(timer_ids: list[int]) -> Any:
+    return select(TimerRow.id, *_PEEK_COLUMNS).where(TimerRow.id.in_(timer_ids))
 
 
 def _may_fire(timer: Any, now: datetime, worker_id: str | None) -> bool:
