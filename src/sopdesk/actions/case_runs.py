@@ -27,6 +27,7 @@ from sopdesk.actions.case_state import (
     log_event,
     save_state,
 )
+from sopdesk.actions.context import KnownConversation
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import apply_decisions
 from sopdesk.actions.published import Published, published_version
@@ -61,16 +62,18 @@ def start_sop_run(
     *,
     first_message: MessageRow | None = None,
     new_case: bool = False,
+    known: KnownConversation | None = None,
 ) -> LoadedCase:
     """Start the SOP of `version` on the case; its first decisions are carried out.
 
     `version` may be the row or, from routing, the `Published` summary of the version
     in force (its front matter is already parsed, so the row and its source text are not
     loaded). `new_case`: the case was created in this transaction, so it has no timers
-    or outbox rows yet and they need not be read.
+    or outbox rows yet and they need not be read; `known`, what it holds (its first
+    e-mail is then rendered and threaded without reading the case back).
     """
     with buffered_events(session):
-        return _start_sop_run(session, case, version, now, settings, first_message, new_case)
+        return _start_sop_run(session, case, version, now, settings, first_message, new_case, known)
 
 
 def _start_sop_run(
@@ -81,6 +84,7 @@ def _start_sop_run(
     settings: Settings,
     first_message: MessageRow | None,
     new_case: bool,
+    known: KnownConversation | None,
 ) -> LoadedCase:
     sop = version.meta if isinstance(version, Published) else front_matter(version)
     calendar = calendar_for(session, sop, settings)
@@ -118,7 +122,7 @@ def _start_sop_run(
     session.flush()
     case.sop_id, case.group_name = sop.id, None
     loaded = LoadedCase(case, case.customer, settings, run, sop, calendar, state)
-    loaded.version = version.version
+    loaded.version, loaded.known = version.version, known
     log_event(
         session,
         "sop.started",

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from sopdesk.actions.context import KnownConversation
 from sopdesk.actions.sops import require_document
 from sopdesk.actions.webhook_events import queue_case_events
 from sopdesk.calendar import Calendar, default_calendar
@@ -62,6 +63,7 @@ class LoadedCase:
     timers: dict[str, TimerRow] | None = None  # the case's timers by key, while applying
     outbox_keys: set[str] | None = None  # the case's outbox keys, while applying
     version: int | None = None  # the pinned version's number, when known without a query
+    known: KnownConversation | None = None  # a case opened in this transaction, until it mails
 
     def version_number(self) -> int | None:
         """The number of the SOP version the run is pinned to (None without a run)."""

@@ -37,6 +37,7 @@ from sopdesk.actions.case_changes import (
 )
 from sopdesk.actions.case_runs import do_retime_open_cases, do_start_sop, start_sop_run
 from sopdesk.actions.case_state import atomic_case, buffered_events, front_matter, log_event
+from sopdesk.actions.context import KnownConversation
 from sopdesk.actions.customers import ensure_customer
 from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.actions.published import Published, published_case_sops, published_version
@@ -154,7 +155,9 @@ def _open_case(
     settings: Settings,
     classifier: Classifier | None,
 ) -> CaseRow:
-    customer, _ = ensure_customer(session, request.customer_email, request.customer_name, now)
+    customer, new_customer = ensure_customer(
+        session, request.customer_email, request.customer_name, now
+    )
     opened = request.opened_at or now
     case = CaseRow(
         customer_id=customer.id,
@@ -213,7 +216,10 @@ def _open_case(
     if request.sop_id is None:
         log_event(session, "case.routed", case.opened_at, case_id=case.id, **case.route)
     if version is not None and request.start_sop:
-        start_sop_run(session, case, version, now, settings, first_message=first, new_case=True)
+        known = KnownConversation.of_new_case(first, new_customer=new_customer)
+        start_sop_run(
+            session, case, version, now, settings, first_message=first, new_case=True, known=known
+        )
     return case
 
 

@@ -26,7 +26,7 @@ from sopdesk.channels.email_out import (
 from sopdesk.links import link_url, sign_link
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
-from sopdesk.store.tables import CaseRow, CustomerRow
+from sopdesk.store.tables import CaseRow, CustomerRow, MessageKindValue, MessageRow
 
 TEAM_NAME = "The support team"
 
@@ -190,6 +190,32 @@ class Thread:
 
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KnownConversation:
+    """What a case opened in this transaction holds, known without reading it back.
+
+    Rendering and threading its first e-mail then need no query: the description is
+    the customer's first message, the thread is that message alone, and a customer
+    created with the case has one case (`customer_cases` None: count them).
+    """
+
+    description: str
+    thread: Thread
+    customer_cases: int | None
+
+    @classmethod
+    def of_new_case(
+        cls, first_message: MessageRow | None, *, new_customer: bool
+    ) -> KnownConversation:
+        inbound = first_message is not None and first_message.kind == MessageKindValue.INBOUND.value
+        mid = first_message.message_id if first_message is not None else None
+        return cls(
+            description=(first_message.text or "") if inbound and first_message else "",
+            thread=Thread(mid if inbound else None, (mid,) if mid else ()),
+            customer_cases=1 if new_customer else None,
+        )
 
 
 def message_id_domain(settings: Settings) -> str:

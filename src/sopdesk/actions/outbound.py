@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.case_state import LoadedCase, log_event
 from sopdesk.actions.context import (
     Agent,
+    KnownConversation,
     Rendering,
     Thread,
     case_context,
@@ -93,15 +94,20 @@ def case_rendering(
     sop_version: int | None = None,
     agent: Agent | None = None,
     step: dict[str, Any] | None = None,
+    known: KnownConversation | None = None,
 ) -> Rendering:
     customer = case.customer
-    count = session.scalar(select(func.count(CaseRow.id)).where(CaseRow.customer_id == customer.id))
+    count = known.customer_cases if known else None
+    if count is None:
+        query = select(func.count(CaseRow.id)).where(CaseRow.customer_id == customer.id)
+        count = session.scalar(query) or 0
+    description = known.description if known else description_of(session, case.id)
     links = case_links(settings, case.reference or "", now)
     return Rendering(
         settings=settings,
         now=now,
-        customer=customer_context(customer, count or 0),
-        case=case_context(case, description_of(session, case.id), now, {"url": links["case"]}),
+        customer=customer_context(customer, count),
+        case=case_context(case, description, now, {"url": links["case"]}),
         links=links,
         sop=sop,
         sop_version=sop_version,
@@ -124,9 +130,13 @@ def queue_case_email(
     automatic: bool,
     template: str | None = None,
     unsubscribe_url: str | None = None,
+    thread: Thread | None = None,
 ) -> MessageRow:
-    """An outbound message on the case and its outbox row, threaded on the conversation."""
-    thread = thread_for(session, case.id)
+    """An outbound message on the case and its outbox row, threaded on the conversation.
+
+    `thread`: the conversation's threading when the caller knows it; read otherwise.
+    """
+    thread = thread or thread_for(session, case.id)
     customer: CustomerRow = case.customer
     message = MessageRow(
         case_id=case.id,
@@ -194,8 +204,16 @@ def queue_template(
     why = _cannot_send(template, decision.channel, case)
     if why is None and template is not None:
         version = loaded.version_number()
+        known, loaded.known = loaded.known, None  # the thread gains this message
         rendering = case_rendering(
-            session, case, loaded.settings, now, sop=sop, sop_version=version, step=step
+            session,
+            case,
+            loaded.settings,
+            now,
+            sop=sop,
+            sop_version=version,
+            step=step,
+            known=known,
         )
         try:
             subject, text, html = render_template_payload(template, rendering, case.subject)
@@ -219,6 +237,7 @@ def queue_template(
                     if decision.target.startswith("followup:")
                     else None
                 ),
+                thread=known.thread if known else None,
             )
             log_event(
                 session,
