@@ -10,7 +10,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sopdesk.channels.email_out import SendResult, SmtpConfig
@@ -19,7 +19,7 @@ from sopdesk.store.tables import OutboxRow, TimerRow
 from sopdesk.worker.claim import claim_outbox, claim_timers
 from sopdesk.worker.delivery import OneShot
 from sopdesk.worker.outbox import build_message
-from sopdesk.worker.policy import RetryPolicy
+from sopdesk.worker.policy import RetryPolicy, decide_for
 from sopdesk.worker.runner import Deliver, RoundStats, Worker, smtp_deliver
 from sopdesk.worker.status import outbox_status, retry_dead, timer_status, webhook_status
 from tests.worker.support import (
@@ -389,3 +389,33 @@ def test_a_secret_mismatch_is_logged_but_the_mail_still_goes(
     assert make_worker(sessions, Clock(now), smtp_deliver(smtp)).run_once().sent == 1
     assert "is SOPDESK_SECRET_KEY the same" in caplog.text
     assert sum(handler.message_ids.values()) == 1
+
+
+def test_a_stale_timer_failure_cannot_overwrite_a_claim_with_the_same_attempt_number(
+    sessions: sessionmaker[Session], session: Session, now: datetime
+) -> None:
+    """The engine moving a timer starts `attempts` again at 0, so a new claim can get
+    the stalled worker's number back; the owner check still fences the stale write."""
+    add_timers(session, 1, now - timedelta(minutes=1))
+    [stale] = claim_timers(session, now, "stalled")
+    later = now + timedelta(minutes=5)
+    session.execute(  # what schedule_timer does when the engine moves the timer
+        update(TimerRow).values(
+            status="pending", attempts=0, due_at=later, locked_by=None, locked_until=None
+        )
+    )
+    session.commit()
+    [fresh] = claim_timers(session, later, "w2")
+    assert fresh.attempts == stale.attempts  # the number alone no longer fences
+    stalled = make_worker(sessions, Clock(later), None, worker_id="stalled")
+    failure = decide_for(
+        RuntimeError("stale"),
+        attempts=stale.attempts,
+        policy=stalled.config.timer_policy,
+        now=later,
+        jitter=0.0,
+    )
+    assert stalled._record_timer_failure(session, stale, failure) == 0
+    session.expire_all()
+    row = session.scalars(select(TimerRow)).one()
+    assert (row.status, row.locked_by, row.last_error) == ("running", "w2", None)

@@ -330,12 +330,15 @@ class Worker:
             values |= {"status": TimerStatus.DEAD.value, "locked_until": None}
         else:  # back to the queue, not before decision.at (due_at keeps the real due time)
             values |= {"status": TimerStatus.PENDING.value, "locked_until": decision.at}
+        # Fenced on the owner too: when the engine moves a timer it starts `attempts`
+        # again at 0, so a later claim can reach our number; it cannot take our id.
         session.execute(
             update(TimerRow)
             .where(
                 TimerRow.id == item.id,
                 TimerRow.status == TimerStatus.RUNNING.value,
                 TimerRow.attempts == item.attempts,
+                TimerRow.locked_by == self.config.worker_id,
             )
             .values(**values)
         )
