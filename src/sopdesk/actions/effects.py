@@ -19,7 +19,7 @@ A template that cannot be rendered (a placeholder nothing fills) is not sent; a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_state import LoadedCase, log_event
-from sopdesk.actions.groups import escalation_contacts
+from sopdesk.actions.groups import Contacts, escalation_contacts
 from sopdesk.actions.outbound import queue_notice, queue_template
 from sopdesk.actions.unsubscribe import may_send_followup
 from sopdesk.engine import (
@@ -72,13 +72,14 @@ def apply_decisions(
         loaded.outbox_keys = set(
             session.scalars(select(OutboxRow.key).where(OutboxRow.case_id == case_id))
         )
+    contacts = _escalation_contacts(session, decisions)
     try:
         with session.no_autoflush:
             for decision in decisions:
                 if new_timers is not None and isinstance(decision, ScheduleTimer | CancelTimer):
                     _new_case_timer(new_timers, decision, case_id, now)
                 else:
-                    _apply(session, loaded, decision, now)
+                    _apply(session, loaded, decision, now, contacts)
         if new_timers:
             session.execute(insert(TimerRow.__table__), list(new_timers.values()))
     finally:
@@ -120,7 +121,25 @@ def _new_case_timer(
     )
 
 
-def _apply(session: Session, loaded: LoadedCase, decision: Decision, now: datetime) -> None:
+def _escalation_contacts(session: Session, decisions: list[Decision]) -> dict[str, Contacts]:
+    """The groups every escalation among `decisions` names (notified or assigned): one
+    query for all of them, however many levels a fire crosses."""
+    named = {
+        role
+        for decision in decisions
+        if isinstance(decision, Escalate)
+        for role in (*decision.notify, *([decision.assign] if decision.assign else []))
+    }
+    return escalation_contacts(session, named) if named else {}
+
+
+def _apply(
+    session: Session,
+    loaded: LoadedCase,
+    decision: Decision,
+    now: datetime,
+    contacts: Mapping[str, Contacts],
+) -> None:
     case = loaded.case
     ids = {"case_id": case.id, "customer_id": case.customer_id}
     match decision:
@@ -129,7 +148,7 @@ def _apply(session: Session, loaded: LoadedCase, decision: Decision, now: dateti
         case RecordBreach(target=target, due_at=due_at):
             log_event(session, "sla.breached", now, **ids, target=target, due_at=due_at)
         case Escalate():
-            _escalate(session, loaded, decision, now)
+            _escalate(session, loaded, decision, now, contacts)
         case ScheduleFollowup():
             log_event(
                 session,
@@ -235,11 +254,15 @@ def _step_context(loaded: LoadedCase, step_id: str) -> dict[str, object] | None:
     return {"id": step.id, "title": step.title, "owner": step.owner, "due_at": None}
 
 
-def _escalate(session: Session, loaded: LoadedCase, decision: Escalate, now: datetime) -> None:
+def _escalate(
+    session: Session,
+    loaded: LoadedCase,
+    decision: Escalate,
+    now: datetime,
+    contacts: Mapping[str, Contacts],
+) -> None:
+    """`contacts`: the groups the escalation names (a name without a group is absent)."""
     case = loaded.case
-    # One query for every group this escalation names (notified or assigned).
-    named = [*decision.notify, *([decision.assign] if decision.assign else [])]
-    contacts = escalation_contacts(session, named)
     notified = [
         role
         for role in decision.notify
