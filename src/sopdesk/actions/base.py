@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sopdesk.errors import Conflict
+from sopdesk.store.engine import begin_write
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,9 +38,11 @@ def transaction(session: Session) -> Iterator[Session]:
     Rows loaded earlier are expired first, so the action decides on what the database
     holds now, not on what this session saw before. Two writers that still collide
     (e.g. both create the same new SOP) get a `Conflict` instead of a driver error.
+    On SQLite the transaction starts with the write lock (`store.engine.begin_write`).
     """
     session.expire_all()
     try:
+        begin_write(session)
         yield session
         session.commit()
     except IntegrityError:

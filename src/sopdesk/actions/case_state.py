@@ -1,6 +1,7 @@
 """A case as the actions see it: its rows, its SOP run, and the engine state to decide on.
 
-`load_case` reads the case (locked on PostgreSQL, so writers to one case queue up),
+`load_case` reads the case (writers to one case queue up: the row is locked on
+PostgreSQL, and on SQLite every write action holds the write lock),
 its active SOP run, the pinned SOP version's front matter and the business calendar,
 and decodes the engine's `CaseState`. `save_state` writes a new state back and keeps
 the projections in step: the case row (status, priority, assignee, resolution,
@@ -33,6 +34,7 @@ from sopdesk.errors import Conflict, NotFound
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter
 from sopdesk.store.codec import decode_state, encode_state
+from sopdesk.store.engine import begin_write
 from sopdesk.store.tables import (
     CalendarRow,
     CaseEventRow,
@@ -407,12 +409,15 @@ def atomic_case(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenat
     """Run a case action in one transaction; a unique-key collision is a `Conflict`.
 
     Callers must not hold uncommitted writes in the session: the action commits them.
+    On SQLite the transaction starts with the write lock (`store.engine.begin_write`),
+    as the case row lock serialises writers to one case on PostgreSQL.
     """
 
     @wraps(fn)
     def wrapper(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
         session.expire_all()
         try:
+            begin_write(session)
             result = fn(session, *args, **kwargs)
             session.commit()
         except IntegrityError:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sopdesk.engine import Customer
@@ -52,30 +55,42 @@ def ensure_customer(
 
     A known customer keeps their details; a missing name is filled in.
     """
+    created = False
     found = find_customer(session, email)
-    if found is not None:
-        if name and not found.name:
-            found.name = name.strip()
-            found.first_name, found.last_name = split_name(found.name)
-            found.updated_at = now
-        return found, False
-    clean = (name or "").strip()
-    first, last = split_name(clean)
-    row = CustomerRow(
-        email=normalise_email(email),
-        name=clean,
-        first_name=first,
-        last_name=last,
-        phone=phone,
-        tier=tier or "standard",
-        tags=list(tags or []),
-        purchases=0,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row, True
+    if found is None:
+        clean = (name or "").strip()
+        first, last = split_name(clean)
+        values = {
+            "email": normalise_email(email),
+            "name": clean,
+            "first_name": first,
+            "last_name": last,
+            "phone": phone,
+            "tier": tier or "standard",
+            "tags": list(tags or []),
+            "purchases": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        created = session.execute(_insert_unless_exists(session, values)).first() is not None
+        found = find_customer(session, email)
+        assert found is not None
+    if not created and name and not found.name:
+        found.name = name.strip()
+        found.first_name, found.last_name = split_name(found.name)
+        found.updated_at = now
+    return found, created
+
+
+def _insert_unless_exists(session: Session, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT (email) DO NOTHING: of two transactions creating the same
+    new customer at once, the second waits for the first and then finds its row,
+    instead of failing on the unique e-mail. It returns the new id, or no row when the
+    customer existed (the driver's row count is not reliable here)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = CustomerRow.__table__
+    statement = insert(table).values(**values)
+    return statement.on_conflict_do_nothing(index_elements=[table.c.email]).returning(table.c.id)
 
 
 def engine_customer(row: CustomerRow) -> Customer:

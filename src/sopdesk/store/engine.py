@@ -48,6 +48,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer's; on PostgreSQL, nothing to do.
+
+    pysqlite opens a transaction only at the first INSERT, UPDATE or DELETE, so an
+    action's reads before its first write run outside any transaction: two actions on
+    one case could both read it, and the later write would silently drop the earlier
+    one's change. `BEGIN IMMEDIATE` takes SQLite's write lock before the first read
+    (waiting up to the busy timeout), so writers queue up and each decides on what the
+    one before it committed — what row locks give on PostgreSQL. Readers are not
+    blocked (WAL). Inside a transaction that has already written, the lock is held.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded rows usable after commit (the shells render them)."""
     return sessionmaker(engine, expire_on_commit=False)
