@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from sopdesk.engine import Customer
 from sopdesk.errors import InvalidInput, NotFound
@@ -55,7 +55,6 @@ def ensure_customer(
 
     A known customer keeps their details; a missing name is filled in.
     """
-    created = False
     found = find_customer(session, email)
     if found is None:
         clean = (name or "").strip()
@@ -71,15 +70,22 @@ def ensure_customer(
             "purchases": 0,
             "created_at": now,
             "updated_at": now,
+            "unsubscribed_at": None,
         }
-        created = session.execute(_insert_unless_exists(session, values)).first() is not None
+        new_id = session.execute(_insert_unless_exists(session, values)).scalar()
+        if new_id is not None:
+            # Every column is known: the row joins the session as loaded, not re-read.
+            found = CustomerRow(id=new_id, **values)
+            make_transient_to_detached(found)
+            session.add(found)
+            return found, True
         found = find_customer(session, email)
         assert found is not None
-    if not created and name and not found.name:
+    if name and not found.name:
         found.name = name.strip()
         found.first_name, found.last_name = split_name(found.name)
         found.updated_at = now
-    return found, created
+    return found, False
 
 
 def _insert_unless_exists(session: Session, values: dict[str, Any]) -> Any:
