@@ -10,14 +10,18 @@ holidays 2024-2027 of the `holidays` package (incl. observed days), the same fro
 for every contender.
 
 Peers, installed by this script into a fresh venv under a temporary folder and run in
-their own interpreter: `businesstimedelta` and pandas `CustomBusinessHour`.
-businesstimedelta is too slow for all N, so it gets a subset (the first 20,000 rows of
-the same random sample); pandas gets all N, grouped by duration so that each group is a
-large DatetimeIndex (its fastest use). Rates are deadlines per CPU-second of the
-computation alone, the figure that survives shared cores. Agreement is checked on
-every row a peer computed: businesstimedelta uses sopdesk's conventions (exact match
-expected); pandas reports a due time that lands on 17:00 as 09:00 of the next business
-day, so those rows are counted apart.
+their own interpreter: `businesstimedelta` and pandas `CustomBusinessHour`, the latter in
+two uses. businesstimedelta is too slow for all N, so it gets a subset (the first 20,000
+rows of the same random sample); pandas' fastest use gets all N, grouped by duration so
+that each group is a naive wall-time DatetimeIndex; pandas one element at a time
+(tz-aware `Timestamp + CustomBusinessHour`) gets the first 20,000 rows, as an extra row.
+Rates are deadlines per CPU-second of the computation alone, the figure that survives
+shared cores, the best of 3 runs for sopdesk's scalar path and every peer
+(`--peer-repeats`) and of 5 for the vectorised path. `scalar_vs_best_peer` and
+`vectorised_vs_best_peer` divide by the fastest peer measurement of the run, whichever
+use it is. Agreement is checked on every row a peer computed: businesstimedelta uses
+sopdesk's conventions (exact match expected); pandas reports a due time that lands on
+17:00 as 09:00 of the next business day, so those rows are counted apart.
 
 Prints one JSON object on its last line, with `scalar_vs_best_peer` and
 `vectorised_vs_best_peer` (targets: >= 50 and >= 500).
@@ -143,13 +147,13 @@ def make_peer_venv(folder: Path, reuse: Path | None) -> Path:
 
 def run_peer(
     python: Path, folder: Path, peer: str, starts: np.ndarray, hours: np.ndarray,
-    dates: list[dt.date], timeout: float,
+    dates: list[dt.date], repeats: int, timeout: float,
 ) -> tuple[dict[str, object], np.ndarray]:  # fmt: skip
     source = folder / f"{peer}-input.npz"
     np.savez(source, starts=starts, hours=hours, holidays=np.array([d.isoformat() for d in dates]))
-    log(f"{peer}: {len(starts):,} deadlines")
+    log(f"{peer}: {len(starts):,} deadlines, best of {repeats}")
     done = subprocess.run(
-        [str(python), str(PEER_SCRIPT), str(source), str(folder), peer],
+        [str(python), str(PEER_SCRIPT), str(source), str(folder), peer, str(repeats)],
         check=True, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -185,15 +189,20 @@ def run_peers(args, calendar, starts, hours, dates, ours) -> dict[str, object]:
     try:
         python = make_peer_venv(folder, args.peer_venv)
         results: dict[str, object] = {}
-        subsets = {"businesstimedelta": args.btd_n, "pandas_cbh": args.pandas_n}
+        subsets = {
+            "businesstimedelta": args.btd_n,
+            "pandas_cbh": args.pandas_n,
+            "pandas_cbh_scalar": args.pandas_scalar_n,
+        }
         for peer, size in subsets.items():
             size = min(size, len(starts))
             report, due = run_peer(
-                python, folder, peer, starts[:size], hours[:size], dates, args.peer_timeout
-            )
+                python, folder, peer, starts[:size], hours[:size], dates,
+                args.peer_repeats, args.peer_timeout,
+            )  # fmt: skip
             report.update(rates(size, report["cpu_s"], report["wall_s"]))
             report["agreement"] = agreement(
-                calendar, ours[:size], due, close_convention=peer == "pandas_cbh"
+                calendar, ours[:size], due, close_convention=peer.startswith("pandas")
             )
             results[peer] = report
         return results
@@ -206,7 +215,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--btd-n", type=int, default=20_000, help="businesstimedelta subset")
-    parser.add_argument("--pandas-n", type=int, default=200_000, help="pandas subset")
+    parser.add_argument("--pandas-n", type=int, default=200_000, help="pandas index subset")
+    parser.add_argument(
+        "--pandas-scalar-n", type=int, default=20_000, help="pandas per-element subset"
+    )
+    parser.add_argument("--peer-repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--peer-timeout", type=float, default=1800)
     parser.add_argument("--peer-venv", type=Path, help="reuse (or create) the peers' venv here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
