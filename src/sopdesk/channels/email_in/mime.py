@@ -3,21 +3,25 @@
 A body is a list of segments in message order; each segment has a plain and/or an
 HTML rendering (a `multipart/alternative` gives one segment with both). Everything
 that is not body text is an `Attachment` with its decoded bytes kept, including
-inline images, forwarded `message/rfc822` parts, DSN reports and `winmail.dat`.
-Depth and part count are bounded; the raw message is kept by the caller, so a
-truncated walk loses nothing. Pure; no I/O.
+inline images, forwarded `message/rfc822` parts, DSN reports and `winmail.dat`. The
+files Outlook packs into a `winmail.dat` (TNEF) are also unpacked as attachments of
+their own, next to the kept original. Depth and part count are bounded; the raw
+message is kept by the caller, so a truncated walk loses nothing. Pure; no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import InvalidBase64LengthDefect
 from email.generator import BytesGenerator
 from email.message import Message
+
+from tnefparse import TNEF
 
 from sopdesk.channels.email_in.headers import decode_words, header_text, normalise_message_id
 from sopdesk.channels.email_in.model import (
@@ -38,6 +42,7 @@ _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,63}/[a-z0-9!#$&^_.+-]{1,63}$")
 _FILENAME_UNSAFE = re.compile(r"[\\/\x00-\x1f\x7f]")
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _OCTETS = "application/octet-stream"
+_TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,48 @@ def _leaf(part: Message, ctype: str, out: Walk) -> None:
         out.segments.append(Segment(plain=None if html else text, html=text if html else None))
         return
     out.attachments.append(_attachment(part, data, ctype, filename))
+    if ctype in _TNEF_TYPES or (filename or "").lower() == "winmail.dat":
+        _tnef_files(data, out)
+
+
+def _tnef_files(data: bytes, out: Walk) -> None:
+    """The files inside a `winmail.dat`, each as an attachment (the original is kept).
+
+    Outlook sends attachments wrapped in TNEF when it uses its rich text format; other
+    mail programs show only an opaque `winmail.dat`. A file that does not decode is
+    left as that one opaque attachment, with a defect noted.
+    """
+    try:
+        packed = TNEF(data, do_checksum=False)
+        files = [(_tnef_name(item), item.data) for item in packed.attachments]
+    except Exception:  # any malformed TNEF: tnefparse raises whatever its reader hits
+        out.defects.append("winmail.dat could not be unpacked")
+        return
+    for name, content in files:
+        if not isinstance(content, bytes) or not content:
+            continue
+        if out.parts >= MAX_PARTS:
+            out.defects.append("mime structure truncated")
+            return
+        out.parts += 1
+        filename = safe_filename(name)
+        guessed = mimetypes.guess_type(filename)[0] if filename else None
+        out.attachments.append(
+            Attachment(
+                filename=filename,
+                content_type=guessed or _OCTETS,
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                data=content,
+            )
+        )
+
+
+def _tnef_name(item: object) -> str | None:
+    name = getattr(item, "long_filename", lambda: None)() or getattr(item, "name", None)
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return name.strip("\x00") if isinstance(name, str) else None
 
 
 def _embedded_message(part: Message, ctype: str, out: Walk) -> None:
