@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions import cases as changes
 from sopdesk.actions import webhook_events
+from sopdesk.actions.case_import import do_import_cases
 from sopdesk.actions.intake import do_receive_email
 from sopdesk.actions.sop_files import do_load_library
 from sopdesk.actions.sops import do_create_draft, do_publish
@@ -27,6 +28,7 @@ from sopdesk.actions.webhooks import do_create_webhook, do_delete_webhook
 from sopdesk.settings import Settings
 from sopdesk.store.tables import OutboxRow
 from tests.cases.conftest import MONDAY, email, fire_due
+from tests.channels.test_csv_import import FRESHDESK_EXPORT
 from tests.conftest import sop_text
 
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -239,3 +241,16 @@ def test_publishing_an_sop_queues_sop_published(library: Session) -> None:
         "note": "",
         "material": True,
     }
+
+
+def test_imported_history_sends_no_webhooks_and_new_cases_still_do(
+    library: Session, settings: Settings
+) -> None:
+    hook(library, "case.created", "case.resolved")
+    report = do_import_cases(library, FRESHDESK_EXPORT, now=MONDAY, settings=settings)
+    assert report.imported  # cases were opened (some resolved) without a delivery
+    assert deliveries(library) == []
+    case_id = start(library, settings)
+    assert [(r.case_id, r.payload["event"]) for r in deliveries(library)] == [
+        (case_id, "case.created")
+    ]

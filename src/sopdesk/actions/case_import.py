@@ -4,7 +4,8 @@
 stores the good ones in one transaction. Imported tickets are history: each becomes a
 case with its first message, status, priority, tags, group, assignee and timestamps,
 and `cases.route` records the SOP the rules would choose — but no SOP run starts, so
-no customer is sent an acknowledgement for an old ticket. A ticket id already
+no customer is sent an acknowledgement for an old ticket, and no webhook endpoint is
+sent `case.created` for one (`webhook_events.webhooks_muted`). A ticket id already
 imported from the same system is skipped, so importing a file twice adds nothing.
 """
 
@@ -19,6 +20,7 @@ from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, log_event
 from sopdesk.actions.cases import CHANNELS, CaseRequest, existing_external, open_case
 from sopdesk.actions.messages import NewMessage
+from sopdesk.actions.webhook_events import webhooks_muted
 from sopdesk.channels.csv_import import ImportedCase, RowProblem, read_cases
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, CaseStatusValue
@@ -48,13 +50,14 @@ def do_import_cases(
     result = read_cases(text, source_format=source_format)
     imported: list[str] = []
     duplicates: list[int] = []
-    for ticket in result.cases:
-        key = ticket.dedup_key
-        if key is not None and existing_external(session, *key) is not None:
-            duplicates.append(ticket.row)
-            continue
-        case = _import_one(session, ticket, moment, settings)
-        imported.append(case.reference or "")
+    with webhooks_muted(session):
+        for ticket in result.cases:
+            key = ticket.dedup_key
+            if key is not None and existing_external(session, *key) is not None:
+                duplicates.append(ticket.row)
+                continue
+            case = _import_one(session, ticket, moment, settings)
+            imported.append(case.reference or "")
     return ImportReport(
         result.format.value,
         result.rows,

@@ -29,7 +29,8 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -258,13 +259,34 @@ def subscriptions(session: Session) -> Mapping[str, tuple[int, ...]]:
 # --- the shell: writing deliveries --------------------------------------------------
 
 
+_MUTED = "sopdesk.webhooks_muted"
+
+
+@contextmanager
+def webhooks_muted(session: Session) -> Iterator[None]:
+    """No webhook deliveries for the case events logged inside: history being imported.
+
+    A migration's tickets are not news to an integration (Zendesk's import API runs no
+    triggers either), and thousands of `case.created` deliveries for old tickets
+    would flood the receivers. The events themselves are still logged.
+    """
+    before = session.info.get(_MUTED, False)
+    session.info[_MUTED] = True
+    try:
+        yield
+    finally:
+        session.info[_MUTED] = before
+
+
 def queue_case_events(session: Session, logged: Iterable[Mapping[str, Any]]) -> int:
     """Queue the deliveries for case events just logged (`log_event`'s column values).
 
     The case is read as it is now (from the session's identity map as a rule), so a
     payload shows the case after the whole change that logged the event. Returns the
-    number of rows queued.
+    number of rows queued; nothing inside `webhooks_muted`.
     """
+    if session.info.get(_MUTED):
+        return 0
     wanted = [
         (values, event)
         for values in logged
