@@ -20,7 +20,15 @@ from sopdesk.worker.claim import claim_outbox, claim_timers
 from sopdesk.worker.delivery import OneShot
 from sopdesk.worker.outbox import build_message
 from sopdesk.worker.policy import RetryPolicy, decide_for
-from sopdesk.worker.runner import Deliver, RoundStats, Worker, smtp_deliver
+from sopdesk.worker.runner import (
+    MIN_IDLE_WAIT,
+    Deliver,
+    RoundStats,
+    Worker,
+    idle_wait,
+    next_timer_due,
+    smtp_deliver,
+)
 from sopdesk.worker.status import outbox_status, retry_dead, timer_status, webhook_status
 from tests.worker.support import (
     SECRET,
@@ -419,3 +427,19 @@ def test_a_stale_timer_failure_cannot_overwrite_a_claim_with_the_same_attempt_nu
     session.expire_all()
     row = session.scalars(select(TimerRow)).one()
     assert (row.status, row.locked_by, row.last_error) == ("running", "w2", None)
+
+
+def test_an_idle_worker_sleeps_until_the_next_timer_is_due_at_most_a_poll(
+    session: Session, now: datetime
+) -> None:
+    assert idle_wait(now, None, 1.0) == 1.0
+    assert idle_wait(now, now + timedelta(seconds=0.25), 1.0) == 0.25
+    assert idle_wait(now, now + timedelta(minutes=5), 1.0) == 1.0
+    assert idle_wait(now, now, 1.0) == MIN_IDLE_WAIT  # never a busy loop
+    assert next_timer_due(session, now) is None
+    add_timers(session, 1, now - timedelta(seconds=5), prefix="late")  # due: the poll's job
+    add_timers(session, 2, now + timedelta(seconds=3), prefix="soon")
+    add_timers(session, 1, now + timedelta(seconds=1), prefix="done")
+    session.execute(update(TimerRow).where(TimerRow.key == "done:0").values(status="done"))
+    session.commit()
+    assert next_timer_due(session, now) == now + timedelta(seconds=3)

@@ -2,8 +2,9 @@
 
 `Worker.run_once()` does one round (expired leases back to the queue, one batch each
 of timers, e-mails and webhook deliveries) and returns what it did; `sopdesk worker --once` and the
-tests call it. `Worker.run()` repeats it until `request_stop()` (SIGTERM / SIGINT),
-sleeping `poll_interval` when a round found nothing. On a stop request the current
+tests call it. `Worker.run()` repeats it until `request_stop()` (SIGTERM / SIGINT);
+when a round found nothing it sleeps until the next timer comes due, at most
+`poll_interval` (so a timer is not left waiting out a whole poll). On a stop request the current
 batch is finished if it can be within `shutdown_grace` seconds; what is left of it is
 released (claimable at once, attempt not counted).
 
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sopdesk.actions.base import utcnow
@@ -118,6 +119,32 @@ def one_by_one(fire_timer: FireTimer) -> FireTimers:
         return results
 
     return fire_each
+
+
+MIN_IDLE_WAIT = 0.005
+"""Seconds: the shortest sleep after an idle round (no busy loop on a due instant)."""
+
+
+def idle_wait(now: datetime, upcoming: datetime | None, poll_interval: float) -> float:
+    """How long an idle worker sleeps: until `upcoming` (the next timer's due instant),
+    but never longer than `poll_interval` (e-mail, retries and webhooks are polled) nor
+    shorter than `MIN_IDLE_WAIT`."""
+    if upcoming is None:
+        return poll_interval
+    until = (upcoming - now).total_seconds()
+    return min(poll_interval, max(MIN_IDLE_WAIT, until))
+
+
+def next_timer_due(session: Session, now: datetime) -> datetime | None:
+    """The earliest due instant of a pending timer after `now` (one index seek).
+
+    Timers already due but not claimable (held back after a failure) are left to the
+    regular poll, so this never points a worker at an instant that has passed.
+    """
+    query = select(func.min(TimerRow.due_at)).where(
+        TimerRow.status == TimerStatus.PENDING.value, TimerRow.due_at > now
+    )
+    return session.scalar(query)
 
 
 @dataclass(frozen=True)
@@ -230,7 +257,16 @@ class Worker:
                 self._stop.wait(max(self.config.poll_interval, 1.0))
                 continue
             if not stats.worked:
-                self._stop.wait(self.config.poll_interval)
+                self._stop.wait(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        """Seconds to sleep after an idle round: until the next pending timer is due."""
+        try:
+            with self.sessions() as session:
+                upcoming = next_timer_due(session, self.clock())
+        except Exception:  # a database hiccup: the next round reports it
+            upcoming = None
+        return idle_wait(self.clock(), upcoming, self.config.poll_interval)
 
     def run_once(self) -> RoundStats:
         """One round: reclaim expired leases, then one batch each of timers, e-mail and
