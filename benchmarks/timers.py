@@ -19,10 +19,11 @@ and targets under new keys, attached to the same cases — bring the run's due s
 bulk-loaded with COPY and topped up before each run, make every run start with
 `--pending` pending timers. Every timer a worker run fires goes through the real
 worker: `Worker.run_once()` of `sopdesk.worker.runner` (reclaim, `claim_timers` in
-batches of 100 with `FOR UPDATE SKIP LOCKED`, then `sopdesk.actions.timers.do_fire_timer`
-per timer, one transaction each: lock the case, load its run, `decide`, apply the
-decisions, mark the timer done), looped as `Worker.run()` loops it (1 s idle poll),
-with `deliver=None` (e-mail stays queued).
+batches of 100 with `FOR UPDATE SKIP LOCKED`, then `sopdesk.actions.timers.do_fire_timers`
+on slices of 25 as `sopdesk worker` does: one transaction per case, which locks it,
+loads its run, `decide`s, applies the decisions and marks its timers done), looped as
+`Worker.run()` loops it (an idle worker sleeps until the next timer is due, at most the
+1 s poll interval), with `deliver=None` (e-mail stays queued).
 
 Runs, each on fresh cases and a fresh due set (VACUUM ANALYZE before each, because the
 server runs with autovacuum off):
@@ -83,7 +84,7 @@ from intake import (  # the sibling benchmark's workload and helpers
 )
 
 from sopdesk.actions.base import utcnow
-from sopdesk.actions.timers import do_fire_timer
+from sopdesk.actions.timers import do_fire_timers
 from sopdesk.channels.email_out import Mailbox
 from sopdesk.settings import Settings
 from sopdesk.store.engine import create_engine_for, session_factory
@@ -104,7 +105,7 @@ ROLES = (
 )  # fmt: skip
 SECRET = "benchmark-secret"
 BATCH = 100
-POLL_INTERVAL = 1.0  # WorkerConfig's default: an idle worker waits this long
+POLL_INTERVAL = 1.0  # WorkerConfig's default: the longest an idle worker waits
 OPENED_AGO = timedelta(days=10)
 COPY_COLUMNS = "key, case_id, customer_id, kind, due_at, status, attempts, payload, created_at"
 
@@ -240,8 +241,8 @@ def worker_main(
         }  # fmt: skip
         known = {f.name for f in dataclasses.fields(WorkerConfig)}
         config = WorkerConfig(**{k: v for k, v in options.items() if k in known})
-        fire = functools.partial(do_fire_timer, settings=settings)
-        worker = Worker(sessions, config, deliver=None, fire_timer=fire)
+        fire = functools.partial(do_fire_timers, settings=settings)  # = default_fire_timers
+        worker = Worker(sessions, config, deliver=None, fire_timers=fire)
         threading.Thread(target=stop_when_told, args=(stop, worker), daemon=True).start()
         while not worker.stopping:  # Worker.run(), counting what each round did
             stats = worker.run_once()
@@ -250,7 +251,7 @@ def worker_main(
             totals["failures"] += stats.timer_failures
             totals["dead"] += stats.dead
             if not stats.worked:
-                stop.wait(POLL_INTERVAL)
+                stop.wait(worker.idle_seconds())  # what Worker.run() sleeps
     else:
         with sessions() as session:
             while True:

@@ -257,9 +257,9 @@ class Worker:
                 self._stop.wait(max(self.config.poll_interval, 1.0))
                 continue
             if not stats.worked:
-                self._stop.wait(self._idle_wait())
+                self._stop.wait(self.idle_seconds())
 
-    def _idle_wait(self) -> float:
+    def idle_seconds(self) -> float:
         """Seconds to sleep after an idle round: until the next pending timer is due."""
         try:
             with self.sessions() as session:
