@@ -43,3 +43,19 @@ def test_invalid_endpoints_are_refused(
     ):
         problem(client.post("/api/v1/webhooks", json=bad, headers=manager), 422, "invalid_input")
     assert client.get("/api/v1/webhooks", headers=manager).json() == []
+
+
+def test_an_endpoint_is_paused_and_resumed_by_patch(
+    client: TestClient, session: Session, manager: dict[str, str], agent: dict[str, str]
+) -> None:
+    hook = client.post("/api/v1/webhooks", json=HOOK, headers=manager).json()
+    url = f"/api/v1/webhooks/{hook['id']}"
+    paused = client.patch(url, json={"active": False}, headers=manager)
+    assert paused.status_code == 200 and paused.json()["active"] is False
+    problem(client.post(f"{url}/ping", headers=manager), 409, "conflict")  # paused: no pings
+    resumed = client.patch(url, json={"active": True}, headers=manager)  # e.g. after a 410
+    assert resumed.json() == {k: v for k, v in hook.items() if k != "secret"}
+    assert client.post(f"{url}/ping", headers=manager).status_code == 202
+    problem(client.patch(url, json={"active": True}, headers=agent), 403, "forbidden")
+    problem(client.patch(url, json={}, headers=manager), 422, "invalid_input")
+    problem(client.patch("/api/v1/webhooks/999", json={"active": True}, headers=manager), 404)

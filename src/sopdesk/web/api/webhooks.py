@@ -1,7 +1,8 @@
 """/api/v1/webhooks: the endpoints that receive events, their deliveries, a ping.
 
 Deliveries are signed POSTs sent by the worker (docs/api.md, "Webhooks"); this router
-only registers endpoints, lists what was delivered to one, and queues a test `ping`.
+only registers, pauses and resumes endpoints, lists what was delivered to one, and
+queues a test `ping`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ class WebhookIn(BaseModel):
         description=f"Any of {', '.join(webhooks.EVENTS)}",
     )
     description: m.Text = Field("", max_length=200)
+
+
+class WebhookPatch(BaseModel):
+    active: bool = Field(
+        description="false pauses the endpoint; true resumes it, e.g. after a 410 Gone "
+        "answer deactivated it"
+    )
 
 
 class WebhookOut(BaseModel):
@@ -144,6 +152,21 @@ def get_webhook(
 ) -> dict[str, object]:
     """One endpoint, without its secret."""
     return _out(webhooks.get_webhook(session, webhook_id))
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    summary="Pause or resume a webhook endpoint",
+    openapi_extra={"x-permission": "settings.write"},
+)
+def patch_webhook(
+    webhook_id: WebhookId, body: WebhookPatch, who: SettingsWriter, session: DbSession
+) -> dict[str, object]:
+    """A paused endpoint gets no new deliveries, and those already waiting are cancelled
+    when the worker reaches them; resuming it (`{"active": true}`) queues deliveries for
+    events from then on. An endpoint that answered 410 Gone was paused this way."""
+    return _out(webhooks.do_set_webhook_active(session, webhook_id, body.active))
 
 
 @router.delete(
