@@ -253,3 +253,23 @@ def test_a_quarantined_message_can_be_released_once(library: Session, settings: 
     garbage = receive(library, (FIXTURES / "garbage.bin").read_bytes(), settings)
     with pytest.raises(Conflict, match="still cannot be read"):
         do_release_quarantine(library, garbage.quarantine_id or 0, by="lead", settings=settings)
+
+
+def test_a_reply_with_a_new_subject_threads_by_the_token_it_quotes(
+    library: Session, settings: Settings
+) -> None:
+    case = get_case(library, receive(library, RETURN, settings).case_id or 0)
+    quoted = (
+        "The label did not print.\n\nFrom: Shop <support@shop.example>\n"
+        f"Subject: RE: Your return [{case.reference}]\n\n> Dear Ann,"
+    )
+    reply = email("label problem", quoted, message_id="<m8@customer.example>")
+    result = receive(library, reply, settings, hours=1)
+    assert (result.outcome, result.case_id, result.threaded_via) == ("reply", case.id, "case_token")
+    stranger = email(
+        "label problem",
+        quoted,
+        sender="Mallory <mallory@elsewhere.example>",
+        message_id="<m9@elsewhere.example>",
+    )
+    assert receive(library, stranger, settings, hours=1).case_id != case.id

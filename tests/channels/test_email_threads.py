@@ -115,3 +115,16 @@ def test_auto_reply_with_token_still_threads():
 def test_forwarded_mail_without_in_reply_to_threads_by_token():
     email = parsed(crlf("From: a@example.com\nSubject: Fwd: [SD-12] label\n\nsee below\n"))
     assert match_thread(thread_keys(email), {}, {"SD-12": "case-12"}) == "case-12"
+
+
+def test_a_token_quoted_in_the_text_threads_when_the_subject_lost_it():
+    outlook_reply = crlf(
+        "From: a@example.com\nSubject: new label please\n\nThe label did not print.\n\n"
+        "From: Shop Support <support@shop.example>\nSent: Monday, 2 March 2026 10:00\n"
+        "Subject: RE: Your return [SD-1042]\n\n> Dear Ann,\n"
+    )
+    assert thread_keys(parsed(outlook_reply)).case_token == "SD-1042"
+    both = crlf("From: a@example.com\nSubject: Re: [SD-7] x\n\nsee (case SD-8) too\n")
+    assert thread_keys(parsed(both)).case_token == "SD-7"  # the subject's wins
+    plain = crlf("From: a@example.com\nSubject: hello\n\norder 1042, SD-1042 without brackets\n")
+    assert thread_keys(parsed(plain)).case_token is None

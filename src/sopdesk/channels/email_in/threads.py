@@ -1,4 +1,6 @@
-"""Threading a reply onto its case: Message-ID chain first, subject case token second.
+"""Threading a reply onto its case: Message-ID chain first, then the case token in the
+subject, then one in the text (a quoted "Subject: … [SD-1042]" line survives a changed
+subject).
 
 The case token format lives here and only here: `format_case_token` writes it into
 outgoing subjects, `find_case_token` reads it back from incoming ones. A token found
@@ -42,6 +44,7 @@ _RETURNED_TYPES = frozenset(
 )
 _MAX_RETURNED_HEADER_BYTES = 256 * 1024
 _MAX_SUBJECT = 4000
+_MAX_TEXT_SEARCHED = 64 * 1024
 
 CaseId = TypeVar("CaseId")
 
@@ -72,6 +75,16 @@ def find_case_token(subject: str) -> str | None:
     return case_reference(int(match.group(1))) if match else None
 
 
+def find_case_token_in_text(text: str) -> str | None:
+    """The first case token in a message's text (its first 64 KB), or None.
+
+    Replies whose subject was rewritten usually still quote ours, e.g. Outlook's
+    "Subject: RE: Your return [SD-1042]" header block above the quoted message.
+    """
+    match = _TOKEN.search(_BLANKS.sub(" ", (text or "")[:_MAX_TEXT_SEARCHED]))
+    return case_reference(int(match.group(1))) if match else None
+
+
 def _returned_message_ids(parsed: ParsedEmail) -> list[str]:
     """Message-IDs of the messages a bounce returns (its message/rfc822 or headers parts)."""
     ids: list[str] = []
@@ -90,7 +103,7 @@ def _message_ids_in(data: bytes) -> tuple[str, ...]:
 
 
 def thread_keys(parsed: ParsedEmail) -> ThreadKeys:
-    """Candidate parent Message-IDs and the subject's case token.
+    """Candidate parent Message-IDs and the case token (the subject's, else the text's).
 
     Candidates: In-Reply-To, then References newest first; for a bounce, the
     Message-ID of the returned message too (DSNs rarely carry In-Reply-To).
@@ -100,9 +113,8 @@ def thread_keys(parsed: ParsedEmail) -> ThreadKeys:
     if auto_reply is AutoReplyKind.BOUNCE:
         candidates.extend(_returned_message_ids(parsed))
     ids = tuple(i for i in dict.fromkeys(candidates) if i != parsed.message_id)
-    return ThreadKeys(
-        message_ids=ids, case_token=find_case_token(parsed.subject), auto_reply=auto_reply
-    )
+    token = find_case_token(parsed.subject) or find_case_token_in_text(parsed.text)
+    return ThreadKeys(message_ids=ids, case_token=token, auto_reply=auto_reply)
 
 
 @dataclass(frozen=True)
