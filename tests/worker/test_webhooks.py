@@ -23,9 +23,20 @@ from sopdesk.channels.webhook_out import verify_signature
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 from sopdesk.store.tables import OutboxRow, WebhookRow
+from sopdesk.worker.claim import claim_webhooks
 from sopdesk.worker.runner import Worker
 from sopdesk.worker.status import dead_letters, retry_dead
-from sopdesk.worker.webhooks import WEBHOOK_POLICY, Answer, Dead, Gone, Retry, Sent, outcome
+from sopdesk.worker.webhooks import (
+    WEBHOOK_POLICY,
+    Answer,
+    Dead,
+    Gone,
+    Retry,
+    Sent,
+    WebhookStats,
+    deliver_claimed,
+    outcome,
+)
 from tests.worker.support import config
 from tests.worker.webhook_receiver import Receiver, running_receiver
 
@@ -235,3 +246,18 @@ def test_outcomes_pure() -> None:
         assert isinstance(decide(answer), Retry)
     last = outcome(Answer(status=500), attempts=12, policy=WEBHOOK_POLICY, now=now, jitter=0.0)
     assert isinstance(last, Dead)
+
+
+def test_a_stop_releases_the_deliveries_not_yet_posted(
+    session: Session, now: datetime, receiver: Receiver
+) -> None:
+    webhook_id, _ = hook(session, receiver.url)
+    for _ in range(3):
+        do_ping_webhook(session, webhook_id, now=now)
+    claimed = claim_webhooks(session, now, "w1", 10, timedelta(seconds=60))
+    found = WebhookStats()
+    deliver_claimed(session, claimed, lambda: now, lambda: 0.0, found, stopping=lambda: True)
+    assert (found.released, found.sent) == (3, 0) and receiver.requests == []
+    rows = deliveries(session)
+    assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}  # at once, not counted
+    assert len(claim_webhooks(session, now, "w2", 10, timedelta(seconds=60))) == 3

@@ -13,7 +13,9 @@ One batch per worker round (`webhook_round`, called from `Worker.run_once`):
    or a connection error → retried with back-off (`WEBHOOK_POLICY`), dead after the
    last attempt, exactly like e-mail (`sopdesk worker status`, `retry-dead`).
 
-The batch is bounded so that its worst case (every POST timing out) stays well inside
+On a stop request no new POST starts: the rows not yet sent are released (claimable at
+once, attempt not counted) and only the POSTs in flight are waited for, at most
+`TIMEOUT`. The batch is bounded so that its worst case (every POST timing out) stays well inside
 a lease: a dead receiver cannot hold up the timers for long, and rows are not
 re-claimed under the worker's feet. Delivery is at least once: a crash after the
 receiver's 2xx and before `sent` is committed delivers again, with the same
@@ -41,7 +43,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.webhooks import do_deactivate_webhook
 from sopdesk.channels.webhook_out import encode_body, request_headers
 from sopdesk.store.tables import OutboxRow, OutboxStatus, WebhookRow
-from sopdesk.worker.claim import ClaimedEmail, claim_webhooks
+from sopdesk.worker.claim import ClaimedEmail, claim_webhooks, release_outbox
 from sopdesk.worker.policy import (
     MAX_ERROR_CHARS,
     Dead,
@@ -147,6 +149,7 @@ class WebhookStats:
     failed: int = 0
     dead: int = 0
     cancelled: int = 0
+    released: int = 0
 
 
 def webhook_round(session: Session, worker: WorkerLike, stats: RoundStats) -> WebhookStats:
@@ -159,8 +162,11 @@ def webhook_round(session: Session, worker: WorkerLike, stats: RoundStats) -> We
     lease = batch_lease(config.lease, batch)
     claimed = claim_webhooks(session, worker.clock(), config.worker_id, batch, lease)
     if claimed:
-        deliver_claimed(session, claimed, worker.clock, worker.jitter, found)
+        deliver_claimed(
+            session, claimed, worker.clock, worker.jitter, found, stopping=lambda: worker.stopping
+        )
         stats.dead += found.dead
+        stats.released += found.released
     return found
 
 
@@ -172,8 +178,10 @@ def deliver_claimed(
     found: WebhookStats,
     *,
     policy: RetryPolicy = WEBHOOK_POLICY,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Send the claimed rows and record every outcome (see the module docstring)."""
+    """Send the claimed rows and record every outcome (see the module docstring); once
+    `stopping()` is true, rows whose POST has not started are released unsent."""
     endpoints = _endpoints(session, claimed)
     to_send: list[tuple[ClaimedEmail, Endpoint]] = []
     for item in claimed:
@@ -196,12 +204,20 @@ def deliver_claimed(
         httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client,
         ThreadPoolExecutor(max_workers=min(POOL, len(to_send))) as pool,
     ):
-        answers = pool.map(lambda pair: _post(client, clock, *pair), to_send)
+        answers = pool.map(
+            lambda pair: None if stopping() else _post(client, clock, *pair), to_send
+        )
+        unsent = []
         for (item, _), answer in zip(to_send, answers, strict=True):
+            if answer is None:
+                unsent.append(item)
+                continue
             result = outcome(
                 answer, attempts=item.attempts, policy=policy, now=clock(), jitter=jitter()
             )
             _apply(session, item, result, clock(), found)
+    if unsent:
+        found.released += release_outbox(session, unsent, clock())
 
 
 def _post(
