@@ -392,6 +392,16 @@ def test_placeholders_the_context_fills(placeholder):
     assert only(lint_text(text), "SOP107") == []
 
 
+def test_a_misspelt_built_in_link_is_a_warning_and_a_business_link_is_not():
+    text = edit("{{ links.survey }}", "{{ links.surevy }}")
+    (finding,) = only(lint_text(text), "SOP129")
+    assert finding.severity is Severity.WARNING
+    assert "did you mean links.survey" in finding.message
+    assert finding.line == line_of("links.surevy", text)
+    for fine in ("{{ links.survey }}", "{{ links.return_label }}", "{{ links.unsubscribe }}"):
+        assert only(lint_text(edit("{{ links.survey }}", fine)), "SOP129") == []
+
+
 def test_placeholder_reading_an_undeclared_field():
     text = edit("{{ case.fields.order_number }}", "{{ case.fields.order_id }}")
     (finding,) = only(lint_text(text), "SOP115")

@@ -78,6 +78,7 @@ CODES: dict[str, str] = {
     "SOP126": "an email template without a subject",
     "SOP127": "a review cadence longer than a year",
     "SOP128": "a step's time limit is longer than the SOP's own standard for it",
+    "SOP129": "a link name that looks like a misspelt built-in link (links.surevy)",
     "SOP199": "the linter failed on one rule (a bug: please report it)",
 }
 
@@ -94,6 +95,7 @@ WARNINGS: frozenset[str] = frozenset(
         "SOP126",
         "SOP127",
         "SOP128",
+        "SOP129",
     }
 )
 """Codes reported as warnings; every other code is an error."""

@@ -579,6 +579,16 @@ def _check_template(
                 f"({problem_text})",
                 "use a name listed in docs/sop-format.md#template-context",
             )
+        meant = templating.misspelt_link(dotted)
+        if meant is not None:
+            yield ctx.finding(
+                "SOP129",
+                ctx.in_text(path, text, offset),
+                f"{{{{ {dotted} }}}} in {_describe(path)} is not a built-in link; "
+                f"did you mean links.{meant}?",
+                f"write links.{meant}, or set {dotted.split('.')[1]} under template_links "
+                "in the settings",
+            )
         yield from _undeclared_field(ctx, dotted, declared_fields, ctx.in_text(path, text, offset))
 
 

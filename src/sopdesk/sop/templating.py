@@ -273,6 +273,21 @@ def unknown_name(dotted: str) -> str | None:
     return None
 
 
+def misspelt_link(dotted: str) -> str | None:
+    """The built-in link `links.<name>` probably meant, when <name> is not one but is
+    close to one ("surevy" → "survey"); None otherwise.
+
+    Other names may be links the business set (`template_links` in the settings), which
+    the document cannot know, so only near misses are reported, as a warning.
+    """
+    root_name, *rest = dotted.split(".")
+    built_in = TEMPLATE_CONTEXT["links"].attributes
+    if root_name != "links" or not rest or rest[0] in built_in:
+        return None
+    close = difflib.get_close_matches(rest[0], list(built_in), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _did_you_mean(word: str, choices: dict[str, Any]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     if close:
