@@ -79,41 +79,56 @@ def search_cases(
 
 def merged_pages(
     session: Session,
-    statements: list[Select[tuple[CaseRow]]],
+    statements: list[Select[Any]],
     after: tuple[datetime | None, int] | None,
     limit: int,
-) -> tuple[list[CaseRow], bool]:
+    *,
+    entities: bool = True,
+) -> tuple[list[Any], bool]:
     """`due_ordered_page` over the union of `statements` (disjoint sets of cases).
 
     The union's first `limit` rows after `after` are among each part's first `limit`,
     so each part is read as one page and the pages are merged in list order.
     """
     if len(statements) == 1:
-        return due_ordered_page(session, statements[0], after, limit)
-    pages = [due_ordered_page(session, statement, after, limit) for statement in statements]
+        return due_ordered_page(session, statements[0], after, limit, entities=entities)
+    pages = [
+        due_ordered_page(session, statement, after, limit, entities=entities)
+        for statement in statements
+    ]
     rows = sorted((row for page, _ in pages for row in page), key=list_order)
     return rows[:limit], len(rows) > limit or any(more for _, more in pages)
 
 
-def list_order(row: CaseRow) -> tuple[bool, datetime | None, int]:
+def list_order(row: Any) -> tuple[bool, datetime | None, int]:
     """The list's sort key: earliest due first, no due time last, then id."""
     return (row.next_due_at is None, row.next_due_at or MIN_TIME, row.id)
 
 
 def due_ordered_page(
     session: Session,
-    statement: Select[tuple[CaseRow]],
+    statement: Select[Any],
     after: tuple[datetime | None, int] | None,
     limit: int,
-) -> tuple[list[CaseRow], bool]:
+    *,
+    entities: bool = True,
+) -> tuple[list[Any], bool]:
     """`limit` cases of `statement` after the position `after` (due time, id) in the
     order earliest due first, no due time last, then id; and whether more follow.
 
     Two queries that each read an index in order (see the module docstring): the dated
     cases after the cursor, then, if the page is not yet full, the undated ones.
+    `entities`: `statement` selects `CaseRow` (the rows are ORM objects); False for a
+    statement of columns (among them `next_due_at` and `id`), whose rows are `Row`s.
     """
+
+    def read(page: Select[Any]) -> list[Any]:
+        if entities:
+            return list(session.scalars(page).unique())
+        return list(session.execute(page))
+
     due = CaseRow.next_due_at
-    rows: list[CaseRow] = []
+    rows: list[Any] = []
     if after is None or after[0] is not None:
         if after is None:
             dated = statement.where(due.is_not(None))
@@ -123,13 +138,13 @@ def due_ordered_page(
             after_due, after_id = after
             dated = statement.where(due >= after_due, or_(due > after_due, CaseRow.id > after_id))
         dated = dated.order_by(due, CaseRow.id).limit(limit + 1)
-        rows = list(session.scalars(dated).unique())
+        rows = read(dated)
     if len(rows) <= limit:
         undated = statement.where(due.is_(None))
         if after is not None and after[0] is None:
             undated = undated.where(CaseRow.id > after[1])
         undated = undated.order_by(CaseRow.id).limit(limit + 1 - len(rows))
-        rows += session.scalars(undated).unique()
+        rows += read(undated)
     return rows[:limit], len(rows) > limit
 
 

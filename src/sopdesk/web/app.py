@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import sopdesk
 from sopdesk.errors import SopdeskError
 from sopdesk.logs import configure as configure_logging
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
+from sopdesk.store.migrate import current_revision, head_revision
 from sopdesk.web import api, customer_pages, metrics, pages, security, ui
 from sopdesk.web.observability import ObservedFastAPI
 from sopdesk.web.rendering import error_page
+from sopdesk.web.ui.inbox import COUNTS_TTL_SECONDS
+from sopdesk.web.ui.live_counts import CountCache
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -63,6 +69,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.inbox_counts = CountCache(COUNTS_TTL_SECONDS)  # web/ui/live_counts.py
     app.include_router(ui.build_router())  # inbox, cases, SOP editor, settings
     app.mount("/static", ui.static_files(), name="static")
     app.include_router(pages.router)
@@ -71,7 +78,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(security.router)  # sign-in, sign-out, first-run setup
     app.include_router(customer_pages.router)  # /l/...: the signed links customers click
     api.install(app, page_error=_sopdesk_error, page_http_error=_http_error)  # + error handlers
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -90,7 +97,8 @@ def healthz(request: Request) -> JSONResponse:
     try:
         with engine.connect() as connection:
             connection.execute(select(1))
-        require_current(engine)
+        if current_revision(engine) != _head_revision():
+            require_current(engine)  # the error that says what to do
     except SopdeskError as exc:
         return JSONResponse({"status": "error", "database": exc.message}, status_code=503)
     except SQLAlchemyError as exc:
@@ -99,13 +107,33 @@ def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok", "version": sopdesk.__version__})
 
 
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+@cache
+def _head_revision() -> str:
+    """The newest migration this code knows: read from the migration scripts once per
+    process (parsing them cost more than the rest of a /healthz probe)."""
+    return head_revision()
+
+
+class SecurityHeaders:
+    """`SECURITY_HEADERS` on every response that does not set its own (a plain ASGI
+    middleware: Starlette's `BaseHTTPMiddleware` ran each request in an extra task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _sopdesk_error(request: Request, exc: SopdeskError) -> Response:
