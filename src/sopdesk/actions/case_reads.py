@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from sopdesk.actions.case_state import active_run, find_case_id
 from sopdesk.errors import InvalidInput, NotFound
@@ -24,6 +24,7 @@ from sopdesk.store.tables import (
     CustomerRow,
     MessageRow,
     OutboxRow,
+    SopRunRow,
     StepStateRow,
     TimerRow,
 )
@@ -134,14 +135,30 @@ class Timeline:
     outbox: list[OutboxRow] = field(default_factory=list)
 
 
-def case_timeline(session: Session, case: int | str) -> Timeline:
-    row = get_case(session, case)
+_UNKNOWN: Any = object()
+
+
+def case_timeline(
+    session: Session,
+    case: int | str | CaseRow,
+    *,
+    run: SopRunRow | None = _UNKNOWN,
+    queues: bool = True,
+) -> Timeline:
+    """The case (by id, reference or an already loaded row) and its timeline.
+
+    `run`: the case's active run when the caller has read it already (`load_case`), so
+    it is not read twice. `queues=False` leaves out the timers and outbox rows (empty
+    lists), for a reader that does not show them (the case page).
+    """
+    row = case if isinstance(case, CaseRow) else get_case(session, case)
     messages = session.scalars(
         select(MessageRow)
         .where(MessageRow.case_id == row.id)
         .order_by(MessageRow.created_at, MessageRow.id)
     )
-    run = active_run(session, row.id)
+    if run is _UNKNOWN:
+        run = active_run(session, row.id)
     steps = (
         session.scalars(select(StepStateRow).where(StepStateRow.run_id == run.id)) if run else []
     )
@@ -150,20 +167,29 @@ def case_timeline(session: Session, case: int | str) -> Timeline:
         .where(CaseEventRow.case_id == row.id)
         .order_by(CaseEventRow.at, CaseEventRow.id)
     )
-    timers = session.scalars(
-        select(TimerRow).where(TimerRow.case_id == row.id).order_by(TimerRow.due_at, TimerRow.id)
-    )
-    outbox = session.scalars(
-        select(OutboxRow).where(OutboxRow.case_id == row.id).order_by(OutboxRow.id)
-    )
+    timers: list[TimerRow] = []
+    outbox: list[OutboxRow] = []
+    if queues:
+        timers = list(
+            session.scalars(
+                select(TimerRow)
+                .where(TimerRow.case_id == row.id)
+                .order_by(TimerRow.due_at, TimerRow.id)
+            )
+        )
+        outbox = list(
+            session.scalars(
+                select(OutboxRow).where(OutboxRow.case_id == row.id).order_by(OutboxRow.id)
+            )
+        )
     step_order = _step_order(run)
     return Timeline(
         row,
         list(messages),
         sorted(steps, key=lambda s: step_order.get(s.step_id, len(step_order))),
         list(events),
-        list(timers),
-        list(outbox),
+        timers,
+        outbox,
     )
 
 
@@ -201,3 +227,19 @@ def customer_history(session: Session, customer: int | str) -> CustomerHistory:
         .order_by(CaseEventRow.at, CaseEventRow.id)
     )
     return CustomerHistory(row, list(cases), list(events))
+
+
+CASE_SUMMARY = (CaseRow.id, CaseRow.reference, CaseRow.subject, CaseRow.status, CaseRow.opened_at)
+"""The columns a list of a customer's cases shows (no JSON columns to decode)."""
+
+
+def customer_cases(session: Session, customer_id: int) -> list[CaseRow]:
+    """A customer's cases, newest first, with `CASE_SUMMARY`'s columns loaded (the others
+    load on access): what `customer_history` lists, without the events."""
+    query = (
+        select(CaseRow)
+        .options(load_only(*CASE_SUMMARY))
+        .where(CaseRow.customer_id == customer_id)
+        .order_by(CaseRow.opened_at.desc())
+    )
+    return list(session.scalars(query))

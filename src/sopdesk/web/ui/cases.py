@@ -23,9 +23,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from sopdesk.actions import cases as case_actions
 from sopdesk.actions.base import utcnow
-from sopdesk.actions.case_reads import Timeline, case_timeline, customer_history, get_case
-from sopdesk.actions.case_state import LoadedCase, load_case
-from sopdesk.actions.context import Agent, render_template_payload
+from sopdesk.actions.case_reads import Timeline, case_timeline, customer_cases, get_case
+from sopdesk.actions.case_state import LoadedCase, find_case_id, load_case
+from sopdesk.actions.context import Agent, KnownConversation, Thread, render_template_payload
 from sopdesk.actions.outbound import case_rendering
 from sopdesk.auth.permissions import Principal
 from sopdesk.channels.email_in import sanitise_html
@@ -33,7 +33,7 @@ from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import AttachmentRow, CaseStatusValue, MessageRow
+from sopdesk.store.tables import AttachmentRow, CaseStatusValue, MessageKindValue, MessageRow
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -119,11 +119,17 @@ def _steps(timeline: Timeline, loaded: LoadedCase) -> list[StepView]:
 
 
 def _templates(
-    session: Session, loaded: LoadedCase, me: Principal, now: datetime
+    session: Session,
+    loaded: LoadedCase,
+    me: Principal,
+    now: datetime,
+    known: KnownConversation | None = None,
 ) -> list[TemplateView]:
+    """Every template of the case's SOP filled in for the case. `known`: the description
+    and the customer's number of cases, when the page has read them already."""
     if loaded.sop is None or not loaded.sop.templates:
         return []
-    version = loaded.run.sop_version.version if loaded.run else None
+    version = loaded.version_number()  # known from load_case: no lazy load of the version
     rendering = case_rendering(
         session,
         loaded.case,
@@ -132,6 +138,7 @@ def _templates(
         sop=loaded.sop,
         sop_version=version,
         agent=Agent(name=me.name),
+        known=known,
     )
     views = []
     for template_id, template in loaded.sop.templates.items():
@@ -163,6 +170,14 @@ def preload_attachments(session: Session, messages: list[MessageRow]) -> None:
         set_committed_value(message, "attachments", found[message.id])
 
 
+def _conversation(timeline: Timeline, customer_cases: int) -> KnownConversation:
+    """What `case_rendering` would otherwise read again: the description (the first
+    inbound message, in the thread's order) and how many cases the customer has."""
+    first = next((m for m in timeline.messages if m.kind == MessageKindValue.INBOUND.value), None)
+    description = (first.text or "") if first is not None else ""
+    return KnownConversation(description, Thread(), customer_cases)
+
+
 def _clocks(loaded: LoadedCase, now: datetime) -> list[Any]:
     if loaded.state is None or loaded.sop is None or loaded.calendar is None:
         return []
@@ -174,12 +189,15 @@ def case_context(
 ) -> dict[str, Any]:
     """Everything the case page shows, read fresh from the database."""
     now = utcnow()
-    timeline = case_timeline(session, ref)
+    # the case and its run once (load_case), the timeline without the queues the page
+    # does not show, the customer's cases without their events
+    loaded = load_case(session, find_case_id(session, ref), _settings(request), lock=False)
+    case = loaded.case
+    timeline = case_timeline(session, case, run=loaded.run, queues=False)
     preload_attachments(session, timeline.messages)
-    case = timeline.case
-    loaded = load_case(session, case.id, _settings(request), lock=False)
-    history = customer_history(session, case.customer_id)
-    templates = _templates(session, loaded, me, now)
+    theirs = customer_cases(session, case.customer_id)
+    other_cases = [c for c in theirs if c.id != case.id]
+    templates = _templates(session, loaded, me, now, _conversation(timeline, len(theirs)))
     chosen = next((t for t in templates if t.id == extra.get("template")), None)
     return {
         "case": case,
@@ -192,8 +210,8 @@ def case_context(
         "chosen": chosen,
         "reply_text": extra.get("reply_text", chosen.text if chosen else ""),
         "escalations": [e for e in timeline.events if e.kind in ESCALATION_EVENTS],
-        "other_cases": [c for c in history.cases if c.id != case.id],
-        "sop_version": loaded.run.sop_version.version if loaded.run else None,
+        "other_cases": other_cases,
+        "sop_version": loaded.version_number(),
         "statuses": STATUSES,
         "now": now,
         "active": "inbox",
