@@ -14,10 +14,11 @@ the API with a bearer token made by `do_create_token`.
 Measured per endpoint: latency p50/p95/p99 with one client (no concurrency), and with
 `--clients` clients firing back to back (a stress test: on 2 shared cores it measures
 queueing); case creation (`POST /api/v1/cases`) as requests per second with the same
-concurrency. Then **50 agents at work** (`--clients` of them): each, in its own session,
-opens an inbox view, then a case, then the inbox again…, pausing between clicks for a
-random think time (exponential, mean `--think` seconds, as people read before they
-click); latencies of inbox and case pages under that concurrent load.
+concurrency. Then **50 agents at work** (`--clients` of them): each, signed in as one
+of the loader's eight agents (so "mine" differs between them), opens an inbox view,
+then a case, then the inbox again…, pausing between clicks for a random think time
+(exponential, mean `--think` seconds, as people read before they click); latencies of
+inbox and case pages under that concurrent load, and the server's CPU per page.
 
 The last line printed is one JSON object with `inbox_p95_ms_1m`: the worse of the two
 databases' inbox p95 with the 50 agents at work (`case_p95_ms_1m` beside it); the
@@ -159,14 +160,14 @@ def process_cpu(pid: int) -> float:
     return own + sum(process_cpu(int(kid)) for kid in kids)
 
 
-def sign_in(base: str) -> httpx.Cookies:
+def sign_in(base: str, email: str = ME) -> httpx.Cookies:
     """The real sign-in form: GET for the CSRF token, POST email and password."""
     with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
         page = client.get("/signin")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         if token is None:
             raise SystemExit("no CSRF token on the sign-in page")
-        form = {"csrf_token": token.group(1), "email": ME, "password": loader.PASSWORD,
+        form = {"csrf_token": token.group(1), "email": email, "password": loader.PASSWORD,
                 "next": "/inbox"}  # fmt: skip
         answer = client.post("/signin", data=form)
         if answer.status_code != 303:
@@ -303,9 +304,11 @@ async def measure(
 
 
 async def agents_at_work(
-    base: str, cookies: httpx.Cookies, refs: dict[str, list[str]], args: argparse.Namespace
+    base: str, people: list[httpx.Cookies], refs: dict[str, list[str]], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """`--clients` agents alternating inbox views and case pages with think time."""
+    """`--clients` agents alternating inbox views and case pages with think time; agent
+    k is signed in as person k mod len(people) (the loader's eight agents), so the
+    inbox's "mine" is each person's own."""
     rng = random.Random(SEED + 7)
     cases = [ref for picks in refs.values() for ref in picks]
     latencies: dict[str, list[float]] = {"inbox": [], "case_page": []}
@@ -329,14 +332,22 @@ async def agents_at_work(
             await asyncio.sleep(own.expovariate(1 / args.think))
 
     started = time.perf_counter()
-    async with httpx.AsyncClient(
-        base_url=base, cookies=cookies, limits=limits, timeout=120
-    ) as client:
-        await asyncio.gather(*(agent(client, rng.randrange(2**32)) for _ in range(args.clients)))
+    clients = [
+        httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits, timeout=120)
+        for cookies in people
+    ]
+    try:
+        await asyncio.gather(
+            *(agent(clients[k % len(clients)], rng.randrange(2**32)) for k in range(args.clients))
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
     wall = time.perf_counter() - started
     total = sum(len(values) for values in latencies.values())
     return {
         "agents": args.clients,
+        "people": len(people),
         "think_s": args.think,
         "per_s": round(total / wall, 1),
         "errors": failures,
@@ -364,7 +375,13 @@ def run_one(url: str, args: argparse.Namespace, folder: Path, name: str) -> dict
         cookies = sign_in(base)
         out["endpoints"] = asyncio.run(measure(base, cookies, token, refs, args, pid, name))
         log(f"[{name}] {args.clients} agents at work, think time {args.think} s")
-        out["agents"] = asyncio.run(agents_at_work(base, cookies, refs, args))
+        people = [sign_in(base, email) for email in loader.AGENTS]
+        cpu = process_cpu(pid)
+        out["agents"] = asyncio.run(agents_at_work(base, people, refs, args))
+        pages = sum(out["agents"][kind]["n"] for kind in ("inbox", "case_page"))
+        out["agents"]["server_cpu_ms_per_request"] = round(
+            1000 * (process_cpu(pid) - cpu) / max(1, pages), 2
+        )
         log(f"  agents: {json.dumps(out['agents'])}")
     return out
 
