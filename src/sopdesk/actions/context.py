@@ -11,7 +11,7 @@ docs/cases.md ("The outbox payload").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,15 @@ from sopdesk.channels.email_out import (
 from sopdesk.links import link_url, sign_link
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
-from sopdesk.store.tables import CaseRow, CustomerRow, MessageKindValue, MessageRow
+from sopdesk.store.tables import (
+    CaseRow,
+    CustomerRow,
+    MessageKindValue,
+    MessageRow,
+    OutboxKind,
+    OutboxRow,
+    OutboxStatus,
+)
 
 TEAM_NAME = "The support team"
 
@@ -212,10 +220,18 @@ class KnownConversation:
         inbound = first_message is not None and first_message.kind == MessageKindValue.INBOUND.value
         mid = first_message.message_id if first_message is not None else None
         return cls(
-            description=(first_message.text or "") if inbound and first_message else "",
+            description=case_description([first_message] if first_message else []),
             thread=Thread(mid if inbound else None, (mid,) if mid else ()),
             customer_cases=1 if new_customer else None,
         )
+
+
+def case_description(messages: Iterable[MessageRow]) -> str:
+    """A case's description as templates see it (`case.description`): the text of its
+    first inbound message, `messages` being in thread order (`outbound.description_of`
+    reads the same from the database)."""
+    first = next((m for m in messages if m.kind == MessageKindValue.INBOUND.value), None)
+    return (first.text or "") if first is not None else ""
 
 
 def message_id_domain(settings: Settings) -> str:
@@ -264,6 +280,29 @@ def email_payload(
         "message_row_id": message_row_id,
         "unsubscribe_url": unsubscribe_url,
     }
+
+
+def email_outbox_row(
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    case_id: int | None = None,
+    customer_id: int | None = None,
+) -> OutboxRow:
+    """The pending outbox row that sends the e-mail `payload` (`email_payload`), due now."""
+    return OutboxRow(
+        key=key,
+        case_id=case_id,
+        customer_id=customer_id,
+        kind=OutboxKind.EMAIL.value,
+        payload=payload,
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        message_id=payload["message_id"],
+    )
 
 
 def render_template_payload(

@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import atomic, resolve_now
-from sopdesk.actions.context import Thread, email_payload
+from sopdesk.actions.context import Thread, email_outbox_row, email_payload
 from sopdesk.actions.users import normalise_email
 from sopdesk.channels.email_out import Mailbox, text_to_html
 from sopdesk.settings import Settings
-from sopdesk.store.tables import OutboxKind, OutboxRow, OutboxStatus
+from sopdesk.store.tables import OutboxRow
 
 KEY_PREFIX = "test-email:"
 
@@ -59,18 +59,7 @@ def do_queue_test_email(
         case_reference=None,
         automatic=True,
     )
-    row = OutboxRow(
-        key=key,
-        case_id=None,
-        customer_id=None,
-        kind=OutboxKind.EMAIL.value,
-        payload=payload,
-        status=OutboxStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=moment,
-        created_at=moment,
-        message_id=payload["message_id"],
-    )
+    row = email_outbox_row(key, payload, moment)
     session.add(row)
     session.flush()
     return row

@@ -24,6 +24,7 @@ from sopdesk.actions.context import (
     case_context,
     case_links,
     customer_context,
+    email_outbox_row,
     email_payload,
     own_message_id,
     render_template_payload,
@@ -171,20 +172,7 @@ def queue_case_email(
         message_row_id=message.id,
         unsubscribe_url=unsubscribe_url,
     )
-    session.add(
-        OutboxRow(
-            key=key,
-            case_id=case.id,
-            customer_id=case.customer_id,
-            kind="email",
-            payload=payload,
-            next_attempt_at=now,
-            created_at=now,
-            status="pending",
-            attempts=0,
-            message_id=payload["message_id"],
-        )
-    )
+    session.add(email_outbox_row(key, payload, now, case_id=case.id, customer_id=case.customer_id))
     return message
 
 
@@ -319,18 +307,7 @@ def queue_notice(
             case_reference=case.reference,
             automatic=True,
         )
-        row = OutboxRow(
-            key=key,
-            case_id=case.id,
-            customer_id=None,
-            kind="email",
-            payload=payload,
-            next_attempt_at=now,
-            created_at=now,
-            status="pending",
-            attempts=0,
-            message_id=payload["message_id"],
-        )
+        row = email_outbox_row(key, payload, now, case_id=case.id)
         session.add(row)
         queued.append(row)
     return queued

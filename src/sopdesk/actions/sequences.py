@@ -25,6 +25,7 @@ from sopdesk.actions.context import (
     Thread,
     case_links,
     customer_context,
+    email_outbox_row,
     email_payload,
     render_template_payload,
 )
@@ -321,17 +322,7 @@ def queue_customer_email(
         template=decision.template,
         unsubscribe_url=links["unsubscribe"],
     )
-    row = OutboxRow(
-        key=decision.key,
-        customer_id=customer.id,
-        kind="email",
-        payload=payload,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        message_id=payload["message_id"],
-    )
+    row = email_outbox_row(decision.key, payload, now, customer_id=customer.id)
     session.add(row)
     log_event(
         session,

@@ -108,13 +108,27 @@ def subject_for_link(session: Session, payload: Mapping[str, Any]) -> SurveySubj
     if isinstance(reference, str) and reference:
         case = case_for_reference(session, reference)
         return SurveySubject(case.customer_id, case.sop_id, case.subject, case.id, reference)
-    customer_id, sop_id = payload.get("customer"), payload.get("sop")
-    if type(customer_id) is not int or session.get(CustomerRow, customer_id) is None:
-        raise NotFound("there is no customer for this link")
+    customer_id, sop_id = _linked_customer(session, payload), payload.get("sop")
     if not isinstance(sop_id, str) or not sop_id:
         raise NotFound("this link does not say what the survey is about")
     title = session.scalar(select(Sop.title).where(Sop.id == sop_id))
     return SurveySubject(customer_id, sop_id, title or sop_id)
+
+
+def customer_for_link(session: Session, payload: Mapping[str, Any]) -> int:
+    """The id of the customer a verified link payload is about (its case's customer, or
+    the customer it names); `NotFound` when that no longer exists."""
+    reference = payload.get("case")
+    if isinstance(reference, str) and reference:
+        return case_for_reference(session, reference).customer_id
+    return _linked_customer(session, payload)
+
+
+def _linked_customer(session: Session, payload: Mapping[str, Any]) -> int:
+    customer_id = payload.get("customer")
+    if type(customer_id) is not int or session.get(CustomerRow, customer_id) is None:
+        raise NotFound("there is no customer for this link")
+    return customer_id
 
 
 def _answer_of(subject: SurveySubject) -> Any:

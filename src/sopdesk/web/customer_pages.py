@@ -161,16 +161,6 @@ def _reference(payload: dict[str, Any], what: str) -> str:
     return reference
 
 
-def _customer_id(session: Session, payload: dict[str, Any]) -> int:
-    reference = payload.get("case")
-    if isinstance(reference, str) and reference:
-        return surveys.case_for_reference(session, reference).customer_id
-    customer = payload.get("customer")
-    if type(customer) is int and session.get(CustomerRow, customer) is not None:
-        return customer
-    raise NotFound("there is no customer for this link")
-
-
 # --- survey ---------------------------------------------------------------------------
 
 SURVEY = ("survey",)
@@ -405,7 +395,7 @@ def unsubscribe_page(request: Request, session: DbSession, token: str) -> Respon
 
     def render() -> Response:
         payload = _payload(request, UNSUBSCRIBE, token)
-        customer = session.get(CustomerRow, _customer_id(session, payload))
+        customer = session.get(CustomerRow, surveys.customer_for_link(session, payload))
         if customer is None:
             raise NotFound("there is no customer for this link")
         context = {
@@ -434,7 +424,7 @@ def unsubscribe(
         clicked = one_click == ONE_CLICK
         if not (checked or clicked):
             return _forbidden(request)
-        customer_id = _customer_id(session, payload)
+        customer_id = surveys.customer_for_link(session, payload)
         do_unsubscribe(session, customer_id, via="one-click" if clicked else "link")
         company = _settings(request).company_name
         lines = [

@@ -25,7 +25,13 @@ from sopdesk.actions import cases as case_actions
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.case_reads import Timeline, case_timeline, customer_cases, get_case
 from sopdesk.actions.case_state import LoadedCase, find_case_id, load_case
-from sopdesk.actions.context import Agent, KnownConversation, Thread, render_template_payload
+from sopdesk.actions.context import (
+    Agent,
+    KnownConversation,
+    Thread,
+    case_description,
+    render_template_payload,
+)
 from sopdesk.actions.outbound import case_rendering
 from sopdesk.auth.permissions import Principal
 from sopdesk.channels.email_in import sanitise_html
@@ -33,7 +39,7 @@ from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import AttachmentRow, CaseStatusValue, MessageKindValue, MessageRow
+from sopdesk.store.tables import AttachmentRow, CaseStatusValue, MessageRow
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -171,11 +177,9 @@ def preload_attachments(session: Session, messages: list[MessageRow]) -> None:
 
 
 def _conversation(timeline: Timeline, customer_cases: int) -> KnownConversation:
-    """What `case_rendering` would otherwise read again: the description (the first
-    inbound message, in the thread's order) and how many cases the customer has."""
-    first = next((m for m in timeline.messages if m.kind == MessageKindValue.INBOUND.value), None)
-    description = (first.text or "") if first is not None else ""
-    return KnownConversation(description, Thread(), customer_cases)
+    """What `case_rendering` would otherwise read again: the description and how many
+    cases the customer has (the page renders templates; it threads nothing)."""
+    return KnownConversation(case_description(timeline.messages), Thread(), customer_cases)
 
 
 def _clocks(loaded: LoadedCase, now: datetime) -> list[Any]:
