@@ -71,7 +71,10 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Run one round (one batch each) and exit."),
     batch: int = typer.Option(100, "--batch", min=1, max=10_000, help="Rows claimed at a time."),
     poll_interval: float = typer.Option(
-        1.0, "--poll-interval", min=0.01, help="Seconds to sleep when nothing is due."
+        1.0,
+        "--poll-interval",
+        min=0.01,
+        help="Longest sleep when nothing is due (an idle worker wakes when the next timer is).",
     ),
     worker_id: str = typer.Option(
         "", "--id", help="Name of this worker in leases and logs (default host:pid)."
