@@ -21,6 +21,20 @@ from sopdesk.channels.email_out import SmtpConfig
 from sopdesk.store.tables import CaseEventRow, OutboxRow, TimerRow, TimerStatus
 from sopdesk.worker.runner import WorkerConfig
 
+
+class Clock:
+    """A worker's clock that tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
 SECRET = "test-secret"
 
 

@@ -32,6 +32,7 @@ from sopdesk.worker.runner import (
 from sopdesk.worker.status import outbox_status, retry_dead, timer_status, webhook_status
 from tests.worker.support import (
     SECRET,
+    Clock,
     Sink,
     add_emails,
     add_timers,
@@ -40,17 +41,6 @@ from tests.worker.support import (
     fired_counts,
     smtp_sink,
 )
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 @pytest.fixture

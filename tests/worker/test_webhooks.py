@@ -37,7 +37,7 @@ from sopdesk.worker.webhooks import (
     deliver_claimed,
     outcome,
 )
-from tests.worker.support import config
+from tests.worker.support import Clock, config
 from tests.worker.webhook_receiver import Receiver, running_receiver
 
 SETTINGS = Settings(
@@ -52,17 +52,6 @@ SETTINGS = Settings(
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as found:
         yield found
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 @pytest.fixture
