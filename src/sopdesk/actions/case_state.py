@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -66,6 +66,7 @@ class LoadedCase:
     outbox_keys: set[str] | None = None  # the case's outbox keys, while applying
     version: int | None = None  # the pinned version's number, when known without a query
     known: KnownConversation | None = None  # a case opened in this transaction, until it mails
+    steps: dict[str, tuple[Any, ...]] | None = None  # the run's step rows, once saved
 
     def version_number(self) -> int | None:
         """The number of the SOP version the run is pinned to (None without a run)."""
@@ -195,13 +196,7 @@ def load_case(
     if case is None:
         raise NotFound(f"no case with id {case_id}")
     loaded = LoadedCase(case, case.customer, settings)
-    found = session.execute(
-        select(SopRunRow, SopVersion.version, SopVersion.content_hash)
-        .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
-        .where(SopRunRow.case_id == case.id, SopRunRow.status == RunStatus.ACTIVE.value)
-        .order_by(SopRunRow.id.desc())
-        .limit(1)
-    ).first()
+    found = session.execute(_active_runs([case.id]).limit(1)).first()
     if found is not None:
         run, number, content_hash = found
         sop = cached_front_matter(run.sop_version_id, content_hash)
@@ -211,6 +206,90 @@ def load_case(
         loaded.calendar = calendar_for(session, sop, settings)
         loaded.state = run_state(run, sop)
     return loaded
+
+
+@dataclass(frozen=True)
+class RunLook:
+    """A case's active run as the engine needs it, read without ORM objects."""
+
+    sop: FrontMatter
+    calendar: Calendar
+    state: CaseState
+
+
+def look_at_runs(
+    session: Session, case_ids: list[int], settings: Settings
+) -> dict[int, RunLook | None]:
+    """Lock the cases and read their active runs' states: `{case id: RunLook, or None
+    for a case without a run}`; a case that does not exist is left out. The cases are
+    locked in id order, so callers whose sets overlap queue up instead of deadlocking.
+
+    Three plain queries and no ORM object: enough to ask the engine whether a case has
+    anything to do, before paying for the objects an action needs to change it. A
+    state stored as the same text as the last one read is not parsed again.
+    """
+    query = select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id)
+    found: dict[int, RunLook | None] = dict.fromkeys(
+        session.scalars(query.with_for_update(of=CaseRow))
+    )
+    runs = (
+        select(
+            SopRunRow.id,
+            SopRunRow.case_id,
+            SopRunRow.sop_version_id,
+            SopVersion.content_hash,
+            cast(SopRunRow.state, Text),
+        )
+        .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
+        .where(SopRunRow.case_id.in_(list(found)), SopRunRow.status == RunStatus.ACTIVE.value)
+        .order_by(SopRunRow.case_id, SopRunRow.id.desc())
+    )
+    calendars: dict[str, Calendar] = {}
+    for run_id, case_id, version_id, content_hash, text in session.execute(runs):
+        if found[case_id] is not None:
+            continue  # an older active run
+        sop = cached_front_matter(version_id, content_hash)
+        if sop is None:
+            version = session.get(SopVersion, version_id)
+            assert version is not None  # a foreign key
+            sop = front_matter(version)
+        calendar = calendars.get(sop.calendar)
+        if calendar is None:
+            calendar = calendars[sop.calendar] = calendar_for(session, sop, settings)
+        found[case_id] = RunLook(sop, calendar, state_from_text(run_id, sop, text))
+    return found
+
+
+_STATE_TEXTS: dict[int, tuple[FrontMatter, str, CaseState]] = {}
+
+
+def state_from_text(run_id: int, sop: FrontMatter, text: str) -> CaseState:
+    """`run_state` for a state read as JSON text (see `look_at_runs`)."""
+    kept = _STATE_TEXTS.get(run_id)
+    if kept is not None and kept[0] is sop and kept[1] == text:
+        return kept[2]
+    document = json.loads(text)
+    known = _STATES.get(run_id)
+    if known is not None and known[0] is sop and known[1] == document:
+        state = known[2]
+    else:
+        state = decode_state(document, sop)
+        remember_state(run_id, sop, document, state)
+    if len(_STATE_TEXTS) >= MAX_CACHED_STATES:
+        _STATE_TEXTS.clear()
+    _STATE_TEXTS[run_id] = (sop, text, state)
+    return state
+
+
+def _active_runs(case_ids: list[int]) -> Any:
+    """The active runs of the cases with their version's number and content hash, the
+    newest of each case first."""
+    return (
+        select(SopRunRow, SopVersion.version, SopVersion.content_hash)
+        .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
+        .where(SopRunRow.case_id.in_(case_ids), SopRunRow.status == RunStatus.ACTIVE.value)
+        .order_by(SopRunRow.case_id, SopRunRow.id.desc())
+    )
 
 
 def find_case_id(session: Session, reference: str) -> int:
@@ -239,12 +318,13 @@ def save_state(
     """
     run, sop, calendar = loaded.run, loaded.sop, loaded.calendar
     assert run is not None and sop is not None and calendar is not None
-    if state is not loaded.state and state != loaded.state:
+    changed = state is not loaded.state and state != loaded.state
+    if changed:
         # An unchanged state (a timer that found nothing to do) keeps its stored
         # document: it decodes to this very state, so encoding it again is wasted work.
         run.state = encode_state(state)
         remember_state(run.id, sop, run.state, state)
-    run.updated_at = now
+        run.updated_at = now
     loaded.state = state
     case = loaded.case
     case.status = state.case.status.value
@@ -259,8 +339,11 @@ def save_state(
     case.closed_at = closed[-1] if state.case.status is CaseStatus.CLOSED and closed else None
     case.first_response_at = case_context(state)["case"]["first_response_at"]
     case.next_due_at = next_due_at(state, sop, calendar, now)
-    case.updated_at = now
-    _project_steps(session, run, state, sop, calendar, now, new_run=new_run)
+    if changed or new_run or session.is_modified(case):
+        # A save that changes nothing (a timer with nothing left to do) leaves the
+        # rows as they were, `updated_at` included: nothing happened to the case.
+        case.updated_at = now
+    _project_steps(session, loaded, state, now, new_run=new_run)
 
 
 STEP_COLUMNS = ("status", "due_at", "owner", "actor", "reason", "completed_at")
@@ -268,10 +351,8 @@ STEP_COLUMNS = ("status", "due_at", "owner", "actor", "reason", "completed_at")
 
 def _project_steps(
     session: Session,
-    run: SopRunRow,
+    loaded: LoadedCase,
     state: CaseState,
-    sop: FrontMatter,
-    calendar: Calendar,
     now: datetime,
     *,
     new_run: bool = False,
@@ -281,15 +362,20 @@ def _project_steps(
     The rows are a projection nobody holds as ORM objects while an action runs (only
     `case_reads` loads them, for pages), so they are read as plain tuples and written
     with Core statements: one multi-row INSERT for the steps that have no row yet, one
-    executemany UPDATE for the rows whose values differ, nothing for the rest. A run
-    started in this transaction (`new_run`) has no rows, so they are not read.
+    executemany UPDATE for the rows whose values differ, nothing for the rest. The rows
+    are read only when `loaded.steps` does not hold them already (a save keeps what it
+    wrote there, for the next save in the same action); a run started in this
+    transaction (`new_run`) has none.
     """
+    run, sop, calendar = loaded.run, loaded.sop, loaded.calendar
+    assert run is not None and sop is not None and calendar is not None
     table = StepStateRow.__table__
-    existing: dict[str, tuple[Any, ...]] = {}
-    if not new_run:
+    existing = {} if new_run else loaded.steps
+    if existing is None:
         columns = [table.c[name] for name in STEP_COLUMNS]
         query = select(table.c.step_id, *columns).where(table.c.run_id == run.id)
         existing = {row[0]: tuple(row[1:]) for row in session.execute(query)}
+    projected = dict(existing)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for planned in plan_steps(state, sop, calendar, now):
@@ -309,6 +395,7 @@ def _project_steps(
             updates.append(
                 {"b_run_id": run.id, "b_step_id": planned.step_id, **zip_columns(values)}
             )
+        projected[planned.step_id] = values
     if inserts:
         session.execute(insert(table), inserts)
     if updates:
@@ -318,6 +405,7 @@ def _project_steps(
             .where(table.c.step_id == bindparam("b_step_id"))
         )
         session.execute(statement, updates)
+    loaded.steps = projected
 
 
 def zip_columns(values: tuple[Any, ...]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ it or none of it. Firing a timer that is not due, already done or cancelled, or
 locked by another live worker does nothing, so calling it twice is a no-op.
 
 `do_fire_timers` fires a claimed batch with the same outcome as calling
-`do_fire_timer` for each id in turn, but the timers of one case are fired in one
-transaction that loads and decides the case once.
+`do_fire_timer` for each id in turn, but in one transaction that locks and loads the
+batch's cases together (falling back to a transaction per case, then per timer, when
+it fails). A fire whose decision changes nothing saves nothing.
 """
 
 from __future__ import annotations
@@ -21,16 +22,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_runs import redecide, transition
-from sopdesk.actions.case_state import LoadedCase, atomic_case, front_matter, load_case
+from sopdesk.actions.case_state import (
+    LoadedCase,
+    RunLook,
+    atomic_case,
+    front_matter,
+    load_case,
+    look_at_runs,
+)
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import LIVE_TIMER_STATUSES
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
-from sopdesk.engine import ScheduleFollowup, release_sequence_followup
+from sopdesk.engine import ScheduleFollowup, World, release_sequence_followup
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CustomerRow, SopVersion, TimerRow, TimerStatus
 
@@ -56,7 +64,7 @@ def do_fire_timer(
             return
         due = timer.due_at
         if loaded.state is not None:
-            transition(session, loaded, redecide, moment, "system")
+            _wake(session, loaded, moment)
     else:
         timer = session.get(TimerRow, timer_id, with_for_update=True, populate_existing=True)
         if timer is None or not _may_fire(timer, moment, worker_id):
@@ -80,16 +88,18 @@ def do_fire_timers(
 ) -> FireResults:
     """Fire a batch of timers; `{timer id: None when carried out, else the error}`.
 
-    The outcome is that of `do_fire_timer` for each id in the order given. The timers
-    of one case are fired in one transaction: the case is locked and loaded once, then
-    its timers are locked (by id), and each one that may still fire is fired in order.
-    The first one's fire decides everything due by `now`; for the next ones the engine
-    is asked again and, when it has nothing new (the usual case: deciding is
-    idempotent), the unchanged state is not saved again. A timer without a case is
-    fired on its own by `do_fire_timer`. If a case's transaction fails, it is rolled
-    back and that case's timers are fired one by one with `do_fire_timer`, so each
-    failure belongs to the timer that caused it, as with single fires. `now` is read
-    per case when not given.
+    The outcome is that of `do_fire_timer` for each id in the order given, but the
+    batch's case timers are fired in one transaction: their cases are locked (in id
+    order) and loaded together, then their timers are locked (by id), and each timer
+    that may still fire is fired in order. On a case, the first timer's fire decides
+    everything due by `now`; for the next ones the engine is asked again and, when it
+    has nothing new (the usual case: deciding is idempotent), the unchanged state is
+    not saved again. A timer without a case is fired on its own by `do_fire_timer`.
+
+    If the batch's transaction fails, it is rolled back and each case's timers are
+    fired in a transaction of their own; if that fails too, one by one with
+    `do_fire_timer`, so each failure belongs to the timer that caused it, as with
+    single fires. `now` is read once for the batch when not given.
 
     Workers call this with the ids they claimed (see `sopdesk.worker`); errors are
     returned, not raised, so the caller records them per timer (retry, dead letter).
@@ -101,45 +111,61 @@ def do_fire_timers(
         return results
     session.expire_all()
     peeks = {row.id: row for row in session.execute(_peek_many(order))}
-    session.rollback()  # a read only; each case's fire is its own transaction
+    session.rollback()  # a read only; the fires are transactions of their own
     moment = resolve_now(now)
     # A timer that may not fire (cancelled by an earlier fire of its case, done, or
     # held by another worker) is what `do_fire_timer` would peek at and leave alone:
     # it is left alone here too, without loading its case.
     idle = {i for i, peek in peeks.items() if not _may_fire(peek, moment, worker_id)}
     results.update((timer_id, None) for timer_id in idle)
-    cases = {i: peek.case_id for i, peek in peeks.items() if i not in idle}
     groups: dict[int, list[int]] = {}
-    for timer_id in order:
-        case_id = cases.get(timer_id)
-        if case_id is not None:
-            groups.setdefault(case_id, []).append(timer_id)
+    alone: list[int] = []  # timers without a case, and ids that are not timers
     for timer_id in order:
         if timer_id in idle:
             continue
-        case_id = cases.get(timer_id)
-        if case_id is None:
-            results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
-            continue
-        group = groups.pop(case_id, None)
-        if group is None:  # already fired with its case's first timer
-            continue
+        peek = peeks.get(timer_id)
+        if peek is None or peek.case_id is None:
+            alone.append(timer_id)
+        else:
+            groups.setdefault(peek.case_id, []).append(timer_id)
+    if groups:
         try:
-            left = _fire_case_timers(
-                session,
-                case_id,
-                group,
-                now=resolve_now(now),
-                worker_id=worker_id,
-                settings=settings,
+            left = _fire_cases(session, groups, now=moment, worker_id=worker_id, settings=settings)
+        except Exception:
+            left = _fire_cases_apart(session, groups, now, worker_id, settings)
+        unfired = set(left)
+        results.update((i, None) for group in groups.values() for i in group if i not in unfired)
+        alone.extend(left)
+    for timer_id in alone:
+        results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
+    return {timer_id: results[timer_id] for timer_id in order}
+
+
+def _fire_cases_apart(
+    session: Session,
+    groups: dict[int, list[int]],
+    now: datetime | None,
+    worker_id: str | None,
+    settings: Settings,
+) -> list[int]:
+    """Fire each case's timers in a transaction of its own; returns the ids left to fire
+    alone (a case whose transaction failed, or timers no longer on their case)."""
+    left: list[int] = []
+    for case_id, group in groups.items():
+        try:
+            left.extend(
+                _fire_case_timers(
+                    session,
+                    case_id,
+                    group,
+                    now=resolve_now(now),
+                    worker_id=worker_id,
+                    settings=settings,
+                )
             )
         except Exception:
-            left = group
-        else:
-            results.update((timer_id, None) for timer_id in group if timer_id not in left)
-        for timer_id in left:
-            results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
-    return {timer_id: results[timer_id] for timer_id in order}
+            left.extend(group)
+    return left
 
 
 def _fire_one(
@@ -157,6 +183,68 @@ def _fire_one(
 
 
 @atomic_case
+def _fire_cases(
+    session: Session,
+    groups: dict[int, list[int]],
+    *,
+    now: datetime,
+    worker_id: str | None,
+    settings: Settings,
+) -> list[int]:
+    """Fire the timers of several cases in one transaction; returns the ids left to
+    fire alone (a case that no longer exists, a timer no longer on its case).
+
+    Locks as `do_fire_timer` does, for all the cases at once: the cases first (in id
+    order, see `look_at_runs`), then their timers (in id order). A case on which the
+    engine has nothing to do at `now` (`_quiet`: what an earlier fire already did, or a
+    case without a run) only gets its timers marked done, in one statement for the
+    batch; the others are loaded and fired as `do_fire_timer` fires them.
+    """
+    looks = look_at_runs(session, sorted(groups), settings)
+    quiet = {case_id for case_id, look in looks.items() if _quiet(look, now)}
+    rows = _lock_timer_rows(session, [i for case_id in quiet for i in groups[case_id]])
+    left: list[int] = []
+    finished: list[int] = []
+    for case_id, group in groups.items():
+        if case_id not in looks:
+            left.extend(group)
+        elif case_id in quiet:
+            on_case = [i for i in group if i in rows and rows[i].case_id == case_id]
+            left.extend(i for i in group if i in rows and i not in on_case)
+            finished.extend(i for i in on_case if _may_fire(rows[i], now, worker_id))
+        else:
+            loaded = load_case(session, case_id, settings)
+            timers = _lock_timers(session, group)
+            left.extend(_fire_loaded(session, loaded, group, timers, now, worker_id))
+    if finished:
+        table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
+        done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
+        session.execute(update(table).where(table.c.id.in_(finished)).values(fired_at=now, **done))
+    return left
+
+
+def _quiet(look: RunLook | None, now: datetime) -> bool:
+    """Whether a timer's fire would change nothing on the case (see `_wake`)."""
+    if look is None:
+        return True
+    outcome = redecide(look.state, World(look.sop, look.calendar, now))
+    return not outcome.decisions and outcome.state == look.state
+
+
+def _lock_timer_rows(session: Session, timer_ids: list[int]) -> dict[int, Any]:
+    """The timers' case and lock columns, the rows locked (in id order)."""
+    if not timer_ids:
+        return {}
+    query = (
+        select(TimerRow.id, *_PEEK_COLUMNS)
+        .where(TimerRow.id.in_(timer_ids))
+        .order_by(TimerRow.id)
+        .with_for_update()
+    )
+    return {row.id: row for row in session.execute(query)}
+
+
+@atomic_case
 def _fire_case_timers(
     session: Session,
     case_id: int,
@@ -171,6 +259,12 @@ def _fire_case_timers(
     Locks as `do_fire_timer` does: the case first, then its timers (in id order).
     """
     loaded = load_case(session, case_id, settings)
+    return _fire_loaded(
+        session, loaded, timer_ids, _lock_timers(session, timer_ids), now, worker_id
+    )
+
+
+def _lock_timers(session: Session, timer_ids: list[int]) -> dict[int, TimerRow]:
     query = (
         select(TimerRow)
         .where(TimerRow.id.in_(timer_ids))
@@ -178,32 +272,42 @@ def _fire_case_timers(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    timers = {timer.id: timer for timer in session.scalars(query)}
+    return {timer.id: timer for timer in session.scalars(query)}
+
+
+def _fire_loaded(
+    session: Session,
+    loaded: LoadedCase,
+    timer_ids: list[int],
+    timers: dict[int, TimerRow],
+    now: datetime,
+    worker_id: str | None,
+) -> list[int]:
+    """Fire a loaded case's locked timers in order; returns the ids that are no longer
+    on the case (fired alone by the caller)."""
+    case_id = loaded.case.id
     left = [i for i in timer_ids if i in timers and timers[i].case_id != case_id]
-    decided = False
     for timer_id in timer_ids:
         timer = timers.get(timer_id)
         if timer is None or timer_id in left or not _may_fire(timer, now, worker_id):
             continue
         due = timer.due_at
         if loaded.state is not None:
-            if not decided:
-                transition(session, loaded, redecide, now, "system")
-                decided = True
-            else:
-                _decide_again(session, loaded, now)
+            _wake(session, loaded, now)
         _finish(timer, due, now)
     return left
 
 
-def _decide_again(session: Session, loaded: LoadedCase, now: datetime) -> None:
-    """What a second `do_fire_timer` on the case would do at the same `now`.
+def _wake(session: Session, loaded: LoadedCase, now: datetime) -> None:
+    """What a timer does to its case: the engine decides what is due by `now`.
 
-    With no decisions its transition would store the same state and the same
-    projections at the same instant, i.e. change nothing, so it is skipped.
+    An outcome without decisions that leaves the state as it was (a timer whose work
+    an earlier fire already did, or a second timer of the case at the same `now`)
+    changes nothing, so nothing is saved: the step projections and the case's next
+    due instant are functions of the state, and `updated_at` stays put.
     """
     outcome = redecide(loaded.require_state(), loaded.world(now))
-    if outcome.decisions:
+    if outcome.decisions or outcome.state != loaded.state:
         transition(session, loaded, lambda _state, _world: outcome, now, "system")
 
 
