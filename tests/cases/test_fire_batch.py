@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import timers as timers_module
+from sopdesk.actions.case_state import look_at_runs
 from sopdesk.actions.cases import do_open_case
 from sopdesk.actions.timers import do_fire_timer, do_fire_timers
 from sopdesk.settings import Settings
@@ -134,3 +136,99 @@ def test_timers_that_may_not_fire_are_left_without_loading_their_case(
     assert again == dict.fromkeys(ids) and loads == []
     library.expire_all()
     assert [snapshot(library, case_id) for case_id in case_ids] == before
+
+
+def test_a_fire_with_nothing_to_do_changes_no_row(library: Session, settings: Settings) -> None:
+    case_ids = open_set(library, settings, "quiet")
+    later = MONDAY + timedelta(days=10)
+    ids = due_timer_ids(library, case_ids, later)
+    do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    library.expire_all()
+    before = [snapshot(library, case_id) for case_id in case_ids]
+    # a second, stray timer on every case: its fire finds the work already done
+    stray = []
+    for case_id in case_ids:
+        row = TimerRow(
+            key=f"stray:{case_id}", case_id=case_id, kind="metric", due_at=later,
+            status="pending", attempts=0, payload={"target": "metric:resolution"},
+            created_at=later,
+        )  # fmt: skip
+        library.add(row)
+        library.flush()
+        stray.append(row.id)
+    library.commit()
+    an_hour_on = later + timedelta(hours=1)
+    assert do_fire_timers(library, stray, now=an_hour_on, settings=settings) == dict.fromkeys(stray)
+    library.expire_all()
+    after = [snapshot(library, case_id) for case_id in case_ids]
+    for old, new in zip(before, after, strict=True):
+        done = [t for t in new["timers"] if t[0].startswith("stray:")]
+        assert [(t[1], t[3]) for t in done] == [("done", an_hour_on)]
+        new["timers"] = [t for t in new["timers"] if not t[0].startswith("stray:")]
+        assert new == old  # updated_at, events, outbox, steps: all as they were
+
+
+def test_a_case_that_fails_in_a_batch_fails_alone(
+    library: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_ids = open_set(library, settings, "fail")
+    later = MONDAY + timedelta(days=10)
+    ids = due_timer_ids(library, case_ids, later)
+    broken = case_ids[1]
+    real_wake = timers_module._wake
+
+    def wake(session: Session, loaded: Any, now: datetime) -> None:
+        if loaded.case.id == broken:
+            raise RuntimeError("this case cannot be decided")
+        real_wake(session, loaded, now)
+
+    monkeypatch.setattr(timers_module, "_wake", wake)
+    results = do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    library.expire_all()
+    case_of = dict(
+        library.execute(select(TimerRow.id, TimerRow.case_id).where(TimerRow.id.in_(ids))).all()
+    )
+    for timer_id, error in results.items():
+        if case_of[timer_id] == broken:
+            assert isinstance(error, RuntimeError)
+        else:
+            assert error is None
+    for case_id in case_ids:
+        kinds = {e.kind for e in events(library, case_id)}
+        assert ("sla.breached" in kinds) is (case_id != broken)
+    pending = library.scalars(
+        select(TimerRow.id).where(TimerRow.case_id == broken, TimerRow.status == "pending")
+    )
+    assert set(pending) >= {i for i in ids if case_of[i] == broken}
+
+
+def test_a_timer_on_a_case_without_a_run_is_just_done(library: Session, settings: Settings) -> None:
+    (case_id,) = open_set(library, settings, "triage")[:1]
+    library.execute(
+        SopRunRow.__table__.update().where(SopRunRow.case_id == case_id).values(status="cancelled")
+    )
+    library.commit()
+    later = MONDAY + timedelta(days=10)
+    ids = due_timer_ids(library, [case_id], later)
+    assert do_fire_timers(library, ids, now=later, settings=settings) == dict.fromkeys(ids)
+    library.expire_all()
+    statuses = set(library.scalars(select(TimerRow.status).where(TimerRow.id.in_(ids))))
+    assert statuses == {"done"} and events(library, case_id, "sla.breached") == []
+
+
+def test_a_state_saved_elsewhere_is_read_again(library: Session, settings: Settings) -> None:
+    """The text cache of run states never serves a state another process replaced."""
+    (case_id,) = open_set(library, settings, "text")[:1]
+    look = look_at_runs(library, [case_id], settings)[case_id]
+    library.rollback()
+    assert look is not None and look.state.case.priority != "urgent"
+    run = library.scalars(select(SopRunRow).where(SopRunRow.case_id == case_id)).one()
+    document = json.loads(json.dumps(run.state))
+    document["case"]["priority"] = "urgent"
+    library.execute(
+        SopRunRow.__table__.update().where(SopRunRow.id == run.id).values(state=document)
+    )
+    library.commit()
+    again = look_at_runs(library, [case_id], settings)[case_id]
+    library.rollback()
+    assert again is not None and again.state.case.priority == "urgent"

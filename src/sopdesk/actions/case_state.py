@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Text, bindparam, cast, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -40,6 +40,7 @@ from sopdesk.store.tables import (
     CaseEventRow,
     CaseRow,
     CustomerRow,
+    OutboxRow,
     RunStatus,
     SopRunRow,
     SopVersion,
@@ -66,7 +67,10 @@ class LoadedCase:
     outbox_keys: set[str] | None = None  # the case's outbox keys, while applying
     version: int | None = None  # the pinned version's number, when known without a query
     known: KnownConversation | None = None  # a case opened in this transaction, until it mails
-    steps: dict[str, tuple[Any, ...]] | None = None  # the run's step rows, once saved
+    steps: dict[str, tuple[Any, ...]] | None = None  # the run's step rows, when known
+    # the case's timers by key and outbox keys, read with the case by `load_cases`;
+    # every `apply_decisions` keeps them current
+    prefetched: tuple[dict[str, TimerRow], set[str]] | None = None
 
     def version_number(self) -> int | None:
         """The number of the SOP version the run is pinned to (None without a run)."""
@@ -206,6 +210,67 @@ def load_case(
         loaded.calendar = calendar_for(session, sop, settings)
         loaded.state = run_state(run, sop)
     return loaded
+
+
+def load_cases(
+    session: Session, case_ids: list[int], timer_ids: list[int], settings: Settings
+) -> tuple[dict[int, LoadedCase], dict[int, TimerRow]]:
+    """`load_case` for several cases at once, in a fixed number of queries, with what
+    applying decisions to them reads: their step rows, timers and outbox keys.
+
+    Returns the loaded cases (a case that does not exist is left out) and the locked
+    timers by id: every timer of the cases and the timers `timer_ids` names. Locks in
+    `load_case`'s order: the cases (in id order), then the timers (in id order).
+    """
+    if not case_ids:
+        return {}, {}
+    query = (
+        select(CaseRow)
+        .options(joinedload(CaseRow.customer))
+        .where(CaseRow.id.in_(case_ids))
+        .order_by(CaseRow.id)
+        .with_for_update(of=CaseRow)
+    )
+    loaded = {
+        case.id: LoadedCase(case, case.customer, settings, prefetched=({}, set()))
+        for case in session.scalars(query).unique()
+    }
+    calendars: dict[str, Calendar] = {}
+    for run, number, content_hash in session.execute(_active_runs(list(loaded))):
+        item = loaded[run.case_id]
+        if item.run is None:  # the newest active run of the case
+            sop = cached_front_matter(run.sop_version_id, content_hash)
+            if sop is None:
+                sop = front_matter(run.sop_version)
+            item.run, item.sop, item.version, item.steps = run, sop, number, {}
+            calendar = calendars.get(sop.calendar)
+            if calendar is None:
+                calendar = calendars[sop.calendar] = calendar_for(session, sop, settings)
+            item.calendar, item.state = calendar, run_state(run, sop)
+    runs = {item.run.id: item for item in loaded.values() if item.run is not None}
+    if runs:
+        table = StepStateRow.__table__
+        columns = [table.c[name] for name in STEP_COLUMNS]
+        steps = select(table.c.run_id, table.c.step_id, *columns)
+        for row in session.execute(steps.where(table.c.run_id.in_(list(runs)))):
+            runs[row[0]].steps[row[1]] = tuple(row[2:])  # type: ignore[index]
+    timers = (
+        select(TimerRow)
+        .where(or_(TimerRow.case_id.in_(list(loaded)), TimerRow.id.in_(timer_ids)))
+        .order_by(TimerRow.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    by_id: dict[int, TimerRow] = {}
+    for timer in session.scalars(timers):
+        by_id[timer.id] = timer
+        owner = loaded.get(timer.case_id) if timer.case_id is not None else None
+        if owner is not None:
+            owner.prefetched[0][timer.key] = timer  # type: ignore[index]
+    keys = select(OutboxRow.case_id, OutboxRow.key).where(OutboxRow.case_id.in_(list(loaded)))
+    for case_id, key in session.execute(keys):
+        loaded[case_id].prefetched[1].add(key)  # type: ignore[index]
+    return loaded, by_id
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ A template that cannot be rendered (a placeholder nothing fills) is not sent; a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +56,8 @@ def apply_decisions(
     *,
     new_case: bool = False,
 ) -> None:
-    """Carry out `decisions`; the case's timer and outbox keys are read once, up front.
+    """Carry out `decisions`; the case's timer and outbox keys are read once, up front
+    (unless `load_cases` read them with the case).
 
     `new_case`: the case was created in this transaction and has none yet.
     """
@@ -66,6 +68,8 @@ def apply_decisions(
     new_timers: dict[str, dict[str, Any]] | None = None
     if new_case:
         loaded.timers, loaded.outbox_keys, new_timers = {}, set(), {}
+    elif loaded.prefetched is not None:
+        loaded.timers, loaded.outbox_keys = loaded.prefetched
     else:
         query = select(TimerRow).where(TimerRow.case_id == case_id)
         loaded.timers = {row.key: row for row in session.scalars(query)}
@@ -123,14 +127,40 @@ def _new_case_timer(
 
 def _escalation_contacts(session: Session, decisions: list[Decision]) -> dict[str, Contacts]:
     """The groups every escalation among `decisions` names (notified or assigned): one
-    query for all of them, however many levels a fire crosses."""
+    query for all of them, however many levels a fire crosses; none for the groups
+    already looked up inside `shared_contacts`."""
     named = {
         role
         for decision in decisions
         if isinstance(decision, Escalate)
         for role in (*decision.notify, *([decision.assign] if decision.assign else []))
     }
-    return escalation_contacts(session, named) if named else {}
+    if not named:
+        return {}
+    shared: dict[str, Contacts | None] | None = session.info.get(_CONTACTS)
+    if shared is None:
+        return escalation_contacts(session, named)
+    if missing := named - shared.keys():
+        found = escalation_contacts(session, missing)
+        shared.update((name, found.get(name)) for name in missing)
+    return {name: contacts for name in named if (contacts := shared[name]) is not None}
+
+
+_CONTACTS = "sopdesk.escalation_contacts"
+
+
+@contextmanager
+def shared_contacts(session: Session) -> Iterator[None]:
+    """Inside the block, the escalation contacts of a group are looked up once.
+
+    For an action that applies decisions to many cases in one transaction (the
+    worker's batch of timers): the answer is as old as the transaction's first look.
+    """
+    session.info[_CONTACTS] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_CONTACTS, None)
 
 
 def _apply(

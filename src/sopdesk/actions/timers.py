@@ -31,12 +31,14 @@ from sopdesk.actions.case_state import (
     LoadedCase,
     RunLook,
     atomic_case,
+    buffered_events,
     front_matter,
     load_case,
+    load_cases,
     look_at_runs,
 )
 from sopdesk.actions.customers import engine_customer
-from sopdesk.actions.effects import LIVE_TIMER_STATUSES
+from sopdesk.actions.effects import LIVE_TIMER_STATUSES, shared_contacts
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
 from sopdesk.engine import ScheduleFollowup, World, release_sequence_followup
 from sopdesk.settings import Settings
@@ -203,19 +205,21 @@ def _fire_cases(
     looks = look_at_runs(session, sorted(groups), settings)
     quiet = {case_id for case_id, look in looks.items() if _quiet(look, now)}
     rows = _lock_timer_rows(session, [i for case_id in quiet for i in groups[case_id]])
+    busy = [case_id for case_id in groups if case_id in looks and case_id not in quiet]
+    loaded, timers = load_cases(session, busy, [i for c in busy for i in groups[c]], settings)
     left: list[int] = []
     finished: list[int] = []
-    for case_id, group in groups.items():
-        if case_id not in looks:
-            left.extend(group)
-        elif case_id in quiet:
-            on_case = [i for i in group if i in rows and rows[i].case_id == case_id]
-            left.extend(i for i in group if i in rows and i not in on_case)
-            finished.extend(i for i in on_case if _may_fire(rows[i], now, worker_id))
-        else:
-            loaded = load_case(session, case_id, settings)
-            timers = _lock_timers(session, group)
-            left.extend(_fire_loaded(session, loaded, group, timers, now, worker_id))
+    with buffered_events(session), shared_contacts(session):  # one INSERT, one lookup
+        for case_id, group in groups.items():
+            if case_id not in looks:
+                left.extend(group)
+            elif case_id in quiet:
+                on_case = [i for i in group if i in rows and rows[i].case_id == case_id]
+                left.extend(i for i in group if i in rows and i not in on_case)
+                finished.extend(i for i in on_case if _may_fire(rows[i], now, worker_id))
+            else:
+                loaded_case = loaded[case_id]
+                left.extend(_fire_loaded(session, loaded_case, group, timers, now, worker_id))
     if finished:
         table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
         done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
