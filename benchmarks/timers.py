@@ -1,7 +1,8 @@
 """Benchmark: firing due timers on PostgreSQL with 1 and 2 worker processes.
 
     .venv/bin/python benchmarks/timers.py [--pending 1000000] [--due 100000]
-        [--fire-due N] [--cases 2000] [--offered 5000] [--runs fire1,fire2,paced2,keep2,bare2]
+        [--fire-due N] [--cases 2000] [--own-cases 5000] [--offered 5000]
+        [--runs fire1,fire2,own2,paced2,keep2,bare2]
         [--pg-url URL] [--json F]
 
 Database: a scratch database created on the server named by `SOPDESK_TEST_PG_URL`
@@ -31,6 +32,13 @@ server runs with autovacuum off):
 - fire1 / fire2, backlog with 1 / 2 workers: everything is due when the workers start
   (due times spread over the minute before); timers/s = timers out of the queue (done,
   cancelled by their case's earlier fire, or fired and moved on) / time to drain.
+- own2, backlog with 2 workers on `--own-cases` fresh cases and only the timers the
+  engine scheduled for them, no synthetic copies. In the runs above most due timers are
+  copies whose work their case's first fire already did (the engine decides everything
+  due by `now` at once), so they measure mostly the check that there is nothing left
+  to do; in own2 every case's first fire does all its work (breaches, warnings,
+  escalations, notices) and its other timers are cancelled or moved by it: the rate
+  for timers that carry real effects.
 - paced2: due times spread evenly so that timers come due at `--offered` per second
   (the target rate) while 2 workers run; lateness p50/p99 = fired_at - due_at.
 - keep2: the same at half the rate fire2 measured, for 30 s (`--keep-offered`,
@@ -452,6 +460,8 @@ def one_run(
     paced = offered is not None
     if mode == "fire":
         cases = min(args.cases, max(10, due_n // 4))  # a few due timers per case at least
+        if name.startswith("own"):  # the engine's own timers only: as many as they come
+            cases, due_n = args.own_cases, 10**9
         log(f"[{name}] opening {cases:,} cases via do_open_case (10 days ago)")
         first, last, open_s = open_cases(engine, settings, cases, tag=f"{name}-")
         templates = case_timers(engine, first, last)
@@ -459,6 +469,7 @@ def one_run(
         if len(own_ids) > due_n:  # more own timers than this run wants due: park the rest
             park(engine, own_ids[due_n:])
             own_ids = own_ids[:due_n]
+        due_n = min(due_n, len(own_ids)) if name.startswith("own") else due_n
     else:  # the bare loop never looks at the case: hang its timers on the far cases
         first, last, open_s, templates, own_ids = 0, -1, 0.0, far, []
     synthetic = max(0, due_n - len(own_ids))
@@ -532,7 +543,8 @@ def main() -> None:
     parser.add_argument("--keep-offered", type=float, help="keep run: timers/s due (default:"
                         " half the fire2 rate)")  # fmt: skip
     parser.add_argument("--keep-seconds", type=float, default=30, help="keep run: window, s")
-    parser.add_argument("--runs", default="fire1,fire2,paced2,keep2,bare2",
+    parser.add_argument("--own-cases", type=int, default=5000, help="own run: real cases")
+    parser.add_argument("--runs", default="fire1,fire2,own2,paced2,keep2,bare2",
                         help="which runs, in order")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=900, help="per run, seconds")
     parser.add_argument("--pg-url", default=os.environ.get("SOPDESK_TEST_PG_URL", DEFAULT_PG_URL))
@@ -571,7 +583,7 @@ def main() -> None:
             runs = result["runs"]
             for run in args.runs.split(","):
                 workers = int(run[-1])
-                if run.startswith("fire"):
+                if run.startswith(("fire", "own")):
                     out = one_run(engine, url, settings, args, run, workers, "fire", fire_due,
                                   None, far)  # fmt: skip
                 elif run.startswith("paced"):
@@ -600,6 +612,9 @@ def main() -> None:
         result["keep_up_offered_per_s"] = runs["keep2"]["offered_per_s"]
         result["keep_up_lateness_p50_s"] = runs["keep2"]["lateness_s"]["p50"]
         result["keep_up_lateness_p99_s"] = runs["keep2"]["lateness_s"]["p99"]
+    if "own2" in runs:
+        result["own_timers_per_s_2_workers"] = runs["own2"]["timers_per_s"]
+        result["own_fired_per_s_2_workers"] = runs["own2"]["fired_per_s"]
     if "bare2" in runs:
         result["bare_ceiling_per_s_2_workers"] = runs["bare2"]["timers_per_s"]
     result["targets"] = {"timers_per_s_2_workers": 5000, "lateness_p99_s": 2}

@@ -40,7 +40,7 @@ from sopdesk.actions.case_state import (
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import LIVE_TIMER_STATUSES, shared_contacts
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
-from sopdesk.engine import ScheduleFollowup, World, release_sequence_followup
+from sopdesk.engine import Outcome, ScheduleFollowup, World, release_sequence_followup
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CustomerRow, SopVersion, TimerRow, TimerStatus
 
@@ -203,7 +203,8 @@ def _fire_cases(
     batch; the others are loaded and fired as `do_fire_timer` fires them.
     """
     looks = look_at_runs(session, sorted(groups), settings)
-    quiet = {case_id for case_id, look in looks.items() if _quiet(look, now)}
+    decided = {case_id: _decide(look, now) for case_id, look in looks.items()}
+    quiet = {case_id for case_id, outcome in decided.items() if outcome is None}
     rows = _lock_timer_rows(session, [i for case_id in quiet for i in groups[case_id]])
     busy = [case_id for case_id in groups if case_id in looks and case_id not in quiet]
     loaded, timers = load_cases(session, busy, [i for c in busy for i in groups[c]], settings)
@@ -218,8 +219,9 @@ def _fire_cases(
                 left.extend(i for i in group if i in rows and i not in on_case)
                 finished.extend(i for i in on_case if _may_fire(rows[i], now, worker_id))
             else:
-                loaded_case = loaded[case_id]
-                left.extend(_fire_loaded(session, loaded_case, group, timers, now, worker_id))
+                first = (looks[case_id], decided[case_id])
+                fire = _fire_loaded(session, loaded[case_id], group, timers, now, worker_id, first)
+                left.extend(fire)
     if finished:
         table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
         done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
@@ -227,12 +229,13 @@ def _fire_cases(
     return left
 
 
-def _quiet(look: RunLook | None, now: datetime) -> bool:
-    """Whether a timer's fire would change nothing on the case (see `_wake`)."""
+def _decide(look: RunLook | None, now: datetime) -> Outcome | None:
+    """What a timer's fire would do to the case at `now`; None when that is nothing
+    (see `_wake`), as for a case without a run."""
     if look is None:
-        return True
+        return None
     outcome = redecide(look.state, World(look.sop, look.calendar, now))
-    return not outcome.decisions and outcome.state == look.state
+    return outcome if outcome.decisions or outcome.state != look.state else None
 
 
 def _lock_timer_rows(session: Session, timer_ids: list[int]) -> dict[int, Any]:
@@ -286,9 +289,15 @@ def _fire_loaded(
     timers: dict[int, TimerRow],
     now: datetime,
     worker_id: str | None,
+    known: tuple[RunLook | None, Outcome | None] | None = None,
 ) -> list[int]:
     """Fire a loaded case's locked timers in order; returns the ids that are no longer
-    on the case (fired alone by the caller)."""
+    on the case (fired alone by the caller).
+
+    `known`: the run as `look_at_runs` read it and the engine's outcome at `now` on
+    it, which the first wake uses instead of deciding again when the loaded state is
+    the one looked at (it is, inside one transaction that holds the case lock).
+    """
     case_id = loaded.case.id
     left = [i for i in timer_ids if i in timers and timers[i].case_id != case_id]
     for timer_id in timer_ids:
@@ -297,12 +306,17 @@ def _fire_loaded(
             continue
         due = timer.due_at
         if loaded.state is not None:
-            _wake(session, loaded, now)
+            look, outcome = known or (None, None)
+            same = look is not None and outcome is not None and look.state == loaded.state
+            _wake(session, loaded, now, outcome if same else None)
+            known = None
         _finish(timer, due, now)
     return left
 
 
-def _wake(session: Session, loaded: LoadedCase, now: datetime) -> None:
+def _wake(
+    session: Session, loaded: LoadedCase, now: datetime, outcome: Outcome | None = None
+) -> None:
     """What a timer does to its case: the engine decides what is due by `now`.
 
     An outcome without decisions that leaves the state as it was (a timer whose work
@@ -310,7 +324,8 @@ def _wake(session: Session, loaded: LoadedCase, now: datetime) -> None:
     changes nothing, so nothing is saved: the step projections and the case's next
     due instant are functions of the state, and `updated_at` stays put.
     """
-    outcome = redecide(loaded.require_state(), loaded.world(now))
+    if outcome is None:  # else decided already, on this very state at `now`
+        outcome = redecide(loaded.require_state(), loaded.world(now))
     if outcome.decisions or outcome.state != loaded.state:
         transition(session, loaded, lambda _state, _world: outcome, now, "system")
 
