@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -169,7 +170,10 @@ def test_a_fire_with_nothing_to_do_changes_no_row(library: Session, settings: Se
 
 
 def test_a_case_that_fails_in_a_batch_fails_alone(
-    library: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    library: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     case_ids = open_set(library, settings, "fail")
     later = MONDAY + timedelta(days=10)
@@ -183,7 +187,9 @@ def test_a_case_that_fails_in_a_batch_fails_alone(
         real_wake(session, loaded, now)
 
     monkeypatch.setattr(timers_module, "_wake", wake)
-    results = do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    with caplog.at_level(logging.WARNING, logger="sopdesk.worker"):
+        results = do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    assert "failed as a whole" in caplog.text  # the operator learns why it went slower
     library.expire_all()
     case_of = dict(
         library.execute(select(TimerRow.id, TimerRow.case_id).where(TimerRow.id.in_(ids))).all()

@@ -18,6 +18,7 @@ it fails). A fire whose decision changes nothing saves nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,8 @@ from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
 from sopdesk.engine import Outcome, ScheduleFollowup, World, release_sequence_followup
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CustomerRow, SopVersion, TimerRow, TimerStatus
+
+log = logging.getLogger("sopdesk.worker")
 
 
 @atomic_case
@@ -133,7 +136,12 @@ def do_fire_timers(
     if groups:
         try:
             left = _fire_cases(session, groups, now=moment, worker_id=worker_id, settings=settings)
-        except Exception:
+        except Exception as exc:
+            # e.g. one case's decision failed, or a deadlock with a concurrent action
+            log.warning(
+                "a batch of timers failed as a whole; firing its cases one by one",
+                extra={"cases": len(groups), "error": f"{type(exc).__name__}: {exc}"},
+            )
             left = _fire_cases_apart(session, groups, now, worker_id, settings)
         unfired = set(left)
         results.update((i, None) for group in groups.values() for i in group if i not in unfired)
