@@ -5,16 +5,21 @@ rows and the company settings, never handing ORM rows to Jinja2: `case`, `custom
 `agent`, `company`, `sop`, `step` are plain dicts, and `links` holds signed survey and
 review links (`sopdesk.links`). `email_payload` renders an SOP template in the sandbox
 into the outbox payload; `outgoing_email` turns a payload back into the
-`OutgoingEmail` the worker composes and sends. The payload shape is documented in
-docs/cases.md ("The outbox payload").
+`OutgoingEmail` the worker composes and sends; `queue_email` queues its outbox row (in
+one statement with the others inside `buffered_outbox`). The payload shape is
+documented in docs/cases.md ("The outbox payload").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from sopdesk.channels.email_out import (
     Mailbox,
@@ -291,18 +296,67 @@ def email_outbox_row(
     customer_id: int | None = None,
 ) -> OutboxRow:
     """The pending outbox row that sends the e-mail `payload` (`email_payload`), due now."""
-    return OutboxRow(
-        key=key,
-        case_id=case_id,
-        customer_id=customer_id,
-        kind=OutboxKind.EMAIL.value,
-        payload=payload,
-        status=OutboxStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        message_id=payload["message_id"],
-    )
+    return OutboxRow(**email_outbox_values(key, payload, now, case_id, customer_id))
+
+
+def email_outbox_values(
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    case_id: int | None = None,
+    customer_id: int | None = None,
+) -> dict[str, Any]:
+    """`email_outbox_row`'s columns."""
+    return {
+        "key": key,
+        "case_id": case_id,
+        "customer_id": customer_id,
+        "kind": OutboxKind.EMAIL.value,
+        "payload": payload,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "message_id": payload["message_id"],
+    }
+
+
+_OUTBOX_BUFFER = "sopdesk.outbox_rows"
+
+
+def queue_email(session: Session, values: dict[str, Any]) -> None:
+    """Add the pending outbox row `values` (`email_outbox_values`) to the transaction.
+
+    Inside `buffered_outbox` it is kept and written with the block's other rows in one
+    statement; otherwise it is added to the session.
+    """
+    buffer: list[dict[str, Any]] | None = session.info.get(_OUTBOX_BUFFER)
+    if buffer is not None:
+        buffer.append(values)
+    else:
+        session.add(OutboxRow(**values))
+
+
+@contextmanager
+def buffered_outbox(session: Session) -> Iterator[None]:
+    """Collect the e-mails queued inside the block and insert them in one statement.
+
+    For an action that queues many (the worker's batch of timers: escalation notices
+    for a slice of cases). Nothing reads the rows back before the transaction ends:
+    whether a key is already queued is answered by the case's `outbox_keys`. On an
+    error the buffer is dropped with the transaction.
+    """
+    if session.info.get(_OUTBOX_BUFFER) is not None:
+        yield
+        return
+    buffer: list[dict[str, Any]] = []
+    session.info[_OUTBOX_BUFFER] = buffer
+    try:
+        yield
+    finally:
+        session.info.pop(_OUTBOX_BUFFER, None)
+    if buffer:
+        session.execute(insert(OutboxRow.__table__), buffer)
 
 
 def render_template_payload(

@@ -129,12 +129,7 @@ def _escalation_contacts(session: Session, decisions: list[Decision]) -> dict[st
     """The groups every escalation among `decisions` names (notified or assigned): one
     query for all of them, however many levels a fire crosses; none for the groups
     already looked up inside `shared_contacts`."""
-    named = {
-        role
-        for decision in decisions
-        if isinstance(decision, Escalate)
-        for role in (*decision.notify, *([decision.assign] if decision.assign else []))
-    }
+    named = escalated_roles(decisions)
     if not named:
         return {}
     shared: dict[str, Contacts | None] | None = session.info.get(_CONTACTS)
@@ -146,17 +141,30 @@ def _escalation_contacts(session: Session, decisions: list[Decision]) -> dict[st
     return {name: contacts for name in named if (contacts := shared[name]) is not None}
 
 
+def escalated_roles(decisions: Iterable[Decision]) -> set[str]:
+    """The roles (group names) the escalations among `decisions` notify or assign to."""
+    return {
+        role
+        for decision in decisions
+        if isinstance(decision, Escalate)
+        for role in (*decision.notify, *([decision.assign] if decision.assign else []))
+    }
+
+
 _CONTACTS = "sopdesk.escalation_contacts"
 
 
 @contextmanager
-def shared_contacts(session: Session) -> Iterator[None]:
-    """Inside the block, the escalation contacts of a group are looked up once.
+def shared_contacts(session: Session, names: Iterable[str] = ()) -> Iterator[None]:
+    """Inside the block, the escalation contacts of a group are looked up once; those
+    of `names` at the start, in one query.
 
     For an action that applies decisions to many cases in one transaction (the
     worker's batch of timers): the answer is as old as the transaction's first look.
     """
-    session.info[_CONTACTS] = {}
+    wanted = set(names)
+    found = escalation_contacts(session, wanted) if wanted else {}
+    session.info[_CONTACTS] = {name: found.get(name) for name in wanted}
     try:
         yield
     finally:

@@ -24,9 +24,10 @@ from sopdesk.actions.context import (
     case_context,
     case_links,
     customer_context,
-    email_outbox_row,
+    email_outbox_values,
     email_payload,
     own_message_id,
+    queue_email,
     render_template_payload,
 )
 from sopdesk.actions.groups import Contacts, escalation_contacts, recipients
@@ -172,7 +173,7 @@ def queue_case_email(
         message_row_id=message.id,
         unsubscribe_url=unsubscribe_url,
     )
-    session.add(email_outbox_row(key, payload, now, case_id=case.id, customer_id=case.customer_id))
+    queue_email(session, email_outbox_values(key, payload, now, case.id, case.customer_id))
     return message
 
 
@@ -269,8 +270,8 @@ def queue_notice(
     now: datetime,
     *,
     contacts: Mapping[str, Contacts] | None = None,
-) -> list[OutboxRow]:
-    """Internal e-mails telling `role` about an escalation; the rows queued now.
+) -> list[str]:
+    """Internal e-mails telling `role` about an escalation; the keys queued now.
 
     A role reaches the group of that name: its shared mailbox if it has one (one
     notice), else each active member (one notice per person, keyed by address, so
@@ -307,9 +308,8 @@ def queue_notice(
             case_reference=case.reference,
             automatic=True,
         )
-        row = email_outbox_row(key, payload, now, case_id=case.id)
-        session.add(row)
-        queued.append(row)
+        queue_email(session, email_outbox_values(key, payload, now, case.id))
+        queued.append(key)
     return queued
 
 

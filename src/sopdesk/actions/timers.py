@@ -38,8 +38,9 @@ from sopdesk.actions.case_state import (
     load_cases,
     look_at_runs,
 )
+from sopdesk.actions.context import buffered_outbox
 from sopdesk.actions.customers import engine_customer
-from sopdesk.actions.effects import LIVE_TIMER_STATUSES, shared_contacts
+from sopdesk.actions.effects import LIVE_TIMER_STATUSES, escalated_roles, shared_contacts
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
 from sopdesk.engine import Outcome, ScheduleFollowup, World, release_sequence_followup
 from sopdesk.settings import Settings
@@ -218,7 +219,8 @@ def _fire_cases(
     loaded, timers = load_cases(session, busy, [i for c in busy for i in groups[c]], settings)
     left: list[int] = []
     finished: list[int] = []
-    with buffered_events(session), shared_contacts(session):  # one INSERT, one lookup
+    roles = escalated_roles(d for outcome in decided.values() if outcome for d in outcome.decisions)
+    with buffered_events(session), buffered_outbox(session), shared_contacts(session, roles):
         for case_id, group in groups.items():
             if case_id not in looks:
                 left.extend(group)
