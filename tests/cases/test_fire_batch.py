@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import timers as timers_module
+from sopdesk.actions.case_changes import do_complete_step, do_override_step, do_resolve
 from sopdesk.actions.case_state import look_at_runs
 from sopdesk.actions.cases import do_open_case
 from sopdesk.actions.timers import do_fire_timer, do_fire_timers
+from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseRow, SopRunRow, StepStateRow, TimerRow
+from sopdesk.store.tables import CaseRow, MessageRow, SopRunRow, StepStateRow, TimerRow
 from tests.cases.conftest import MONDAY, events, outbox
 
 INQUIRIES = (
@@ -238,3 +240,56 @@ def test_a_state_saved_elsewhere_is_read_again(library: Session, settings: Setti
     again = look_at_runs(library, [case_id], settings)[case_id]
     library.rollback()
     assert again is not None and again.state.case.priority == "urgent"
+
+
+def test_follow_ups_sent_by_a_batch_are_those_sent_one_by_one(
+    library: Session, settings: Settings
+) -> None:
+    """Customer e-mails (the survey, the review request) queued by a batch's fire."""
+
+    def resolved_set(tag: str) -> list[int]:
+        """`open_set`'s cases, each step completed (or overridden), then resolved."""
+        case_ids = open_set(library, settings, tag)
+        for case_id in case_ids:
+            run_id = library.scalar(select(SopRunRow.id).where(SopRunRow.case_id == case_id))
+            steps = library.scalars(
+                select(StepStateRow.step_id).where(
+                    StepStateRow.run_id == run_id, StepStateRow.status == "pending"
+                )
+            ).all()
+            for step_id in steps:
+                who = {"by": "agent@shop.example", "now": MONDAY, "settings": settings}
+                try:
+                    do_complete_step(library, case_id, step_id, **who)
+                except Conflict:
+                    do_override_step(library, case_id, step_id, reason="test", **who)
+            do_resolve(library, case_id, by="agent@shop.example", now=MONDAY, settings=settings)
+        return case_ids
+
+    one_by_one, batched = resolved_set("fu-single"), resolved_set("fu-batch")
+    later = MONDAY + timedelta(days=8)
+    for timer_id in due_timer_ids(library, one_by_one, later):
+        do_fire_timer(library, timer_id, now=later, worker_id="w1", settings=settings)
+    ids = due_timer_ids(library, batched, later)
+    assert do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings) == (
+        dict.fromkeys(ids)
+    )
+    library.expire_all()
+
+    def sent(case_id: int) -> list[str]:
+        """The subjects of the case's outbound messages, its reference taken out."""
+        reference = library.scalar(select(CaseRow.reference).where(CaseRow.id == case_id))
+        query = select(MessageRow.subject).where(
+            MessageRow.case_id == case_id, MessageRow.kind == "outbound"
+        )
+        return sorted(
+            (subject or "").replace(reference or "", "REF") for subject in library.scalars(query)
+        )
+
+    followed_up = 0
+    for single, batch in zip(one_by_one, batched, strict=True):
+        assert snapshot(library, single) == snapshot(library, batch)
+        assert sent(single) == sent(batch)
+        keys = [row.key for row in outbox(library, batch)]
+        followed_up += any("followup" in key for key in keys)
+    assert followed_up  # the comparison covered customer follow-ups
