@@ -86,7 +86,8 @@ def test_revoked_expired_wrong_and_disabled_tokens_are_refused(
     token = users.do_create_token(session, "ann@example.com", expires_days=1, now=now).token
     assert signin.token_principal(session, token, now=now) is not None
     assert signin.token_principal(session, token, now=now + timedelta(days=1)) is None
-    assert signin.token_principal(session, token[:-2] + "xx", now=now) is None
+    tampered = token[:-2] + ("yy" if token.endswith("xx") else "xx")
+    assert signin.token_principal(session, tampered, now=now) is None
     assert signin.token_principal(session, "sd_00000000_" + "a" * 43, now=now) is None
     bob = users.do_create_token(session, "bob@example.com", now=now)
     with pytest.raises(NotFound):
