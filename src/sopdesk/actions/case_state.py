@@ -231,29 +231,33 @@ def load_cases(
         .order_by(CaseRow.id)
         .with_for_update(of=CaseRow)
     )
-    loaded = {
-        case.id: LoadedCase(case, case.customer, settings, prefetched=({}, set()))
-        for case in session.scalars(query).unique()
-    }
+    timers_of: dict[int, dict[str, TimerRow]] = {}
+    keys_of: dict[int, set[str]] = {}
+    loaded: dict[int, LoadedCase] = {}
+    for case in session.scalars(query).unique():
+        timers_of[case.id], keys_of[case.id] = {}, set()
+        prefetched = (timers_of[case.id], keys_of[case.id])
+        loaded[case.id] = LoadedCase(case, case.customer, settings, prefetched=prefetched)
     calendars: dict[str, Calendar] = {}
+    steps_of: dict[int, dict[str, tuple[Any, ...]]] = {}
     for run, number, content_hash in session.execute(_active_runs(list(loaded))):
         item = loaded[run.case_id]
         if item.run is None:  # the newest active run of the case
             sop = cached_front_matter(run.sop_version_id, content_hash)
             if sop is None:
                 sop = front_matter(run.sop_version)
-            item.run, item.sop, item.version, item.steps = run, sop, number, {}
+            item.run, item.sop, item.version = run, sop, number
+            item.steps = steps_of[run.id] = {}
             calendar = calendars.get(sop.calendar)
             if calendar is None:
                 calendar = calendars[sop.calendar] = calendar_for(session, sop, settings)
             item.calendar, item.state = calendar, run_state(run, sop)
-    runs = {item.run.id: item for item in loaded.values() if item.run is not None}
-    if runs:
+    if steps_of:
         table = StepStateRow.__table__
         columns = [table.c[name] for name in STEP_COLUMNS]
         steps = select(table.c.run_id, table.c.step_id, *columns)
-        for row in session.execute(steps.where(table.c.run_id.in_(list(runs)))):
-            runs[row[0]].steps[row[1]] = tuple(row[2:])  # type: ignore[index]
+        for row in session.execute(steps.where(table.c.run_id.in_(list(steps_of)))):
+            steps_of[row[0]][row[1]] = tuple(row[2:])
     timers = (
         select(TimerRow)
         .where(or_(TimerRow.case_id.in_(list(loaded)), TimerRow.id.in_(timer_ids)))
@@ -264,12 +268,11 @@ def load_cases(
     by_id: dict[int, TimerRow] = {}
     for timer in session.scalars(timers):
         by_id[timer.id] = timer
-        owner = loaded.get(timer.case_id) if timer.case_id is not None else None
-        if owner is not None:
-            owner.prefetched[0][timer.key] = timer  # type: ignore[index]
+        if timer.case_id in timers_of:
+            timers_of[timer.case_id][timer.key] = timer
     keys = select(OutboxRow.case_id, OutboxRow.key).where(OutboxRow.case_id.in_(list(loaded)))
     for case_id, key in session.execute(keys):
-        loaded[case_id].prefetched[1].add(key)  # type: ignore[index]
+        keys_of[case_id].add(key)
     return loaded, by_id
 
 
