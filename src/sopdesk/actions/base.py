@@ -1,4 +1,5 @@
-"""What every action shares: its transaction, and the clock (the shell may read it)."""
+"""What every action shares: its transaction, the clock (the shell may read it), and
+row buffers that write what a block collected in one statement."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -68,3 +69,34 @@ def atomic(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Ses
             return fn(session, *args, **kwargs)
 
     return wrapper
+
+
+Rows = list[dict[str, Any]]
+
+
+@contextmanager
+def collecting(session: Session, name: str) -> Iterator[Rows | None]:
+    """A buffer of rows, kept in `session.info[name]` for the block.
+
+    The outermost block gets the list to write once the block is done (nothing is
+    written on an error: the rows go with the transaction); a nested block of the same
+    name gets None, as its rows join the outer block's. `collect` adds to it.
+    """
+    if session.info.get(name) is not None:
+        yield None
+        return
+    rows: Rows = []
+    session.info[name] = rows
+    try:
+        yield rows
+    finally:
+        session.info.pop(name, None)
+
+
+def collect(session: Session, name: str, row: dict[str, Any]) -> bool:
+    """Add `row` to the open `collecting` block `name`; False when there is none."""
+    rows: Rows | None = session.info.get(name)
+    if rows is None:
+        return False
+    rows.append(row)
+    return True

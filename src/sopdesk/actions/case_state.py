@@ -23,6 +23,7 @@ from sqlalchemy import Text, bindparam, cast, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from sopdesk.actions.base import collect, collecting
 from sopdesk.actions.context import KnownConversation
 from sopdesk.actions.sops import require_document
 from sopdesk.actions.webhook_events import queue_case_events
@@ -513,10 +514,7 @@ def log_event(
         "kind": kind,
         "data": {key: json_safe(value) for key, value in data.items()},
     }
-    buffer: list[dict[str, Any]] | None = session.info.get(_EVENT_BUFFER)
-    if buffer is not None:
-        buffer.append(values)
-    else:
+    if not collect(session, _EVENT_BUFFER, values):
         session.add(CaseEventRow(**values))
         queue_case_events(session, (values,))
 
@@ -535,20 +533,14 @@ def buffered_events(session: Session) -> Iterator[None]:
     the block's events are queued after them, so their payloads show the case as the
     whole block left it.
     """
-    if session.info.get(_EVENT_BUFFER) is not None:
-        yield
-        return
-    if any(isinstance(obj, CaseEventRow) for obj in session.new):
+    outermost = session.info.get(_EVENT_BUFFER) is None
+    if outermost and any(isinstance(obj, CaseEventRow) for obj in session.new):
         session.flush()
-    buffer: list[dict[str, Any]] = []
-    session.info[_EVENT_BUFFER] = buffer
-    try:
+    with collecting(session, _EVENT_BUFFER) as rows:
         yield
-    finally:
-        session.info.pop(_EVENT_BUFFER, None)
-    if buffer:
-        session.execute(insert(CaseEventRow.__table__), buffer)
-        queue_case_events(session, buffer)
+    if rows:
+        session.execute(insert(CaseEventRow.__table__), rows)
+        queue_case_events(session, rows)
 
 
 def json_safe(value: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from sopdesk.actions.base import collect, collecting
 from sopdesk.channels.email_out import (
     Mailbox,
     OutgoingEmail,
@@ -330,10 +331,7 @@ def queue_email(session: Session, values: dict[str, Any]) -> None:
     Inside `buffered_outbox` it is kept and written with the block's other rows in one
     statement; otherwise it is added to the session.
     """
-    buffer: list[dict[str, Any]] | None = session.info.get(_OUTBOX_BUFFER)
-    if buffer is not None:
-        buffer.append(values)
-    else:
+    if not collect(session, _OUTBOX_BUFFER, values):
         session.add(OutboxRow(**values))
 
 
@@ -346,17 +344,10 @@ def buffered_outbox(session: Session) -> Iterator[None]:
     whether a key is already queued is answered by the case's `outbox_keys`. On an
     error the buffer is dropped with the transaction.
     """
-    if session.info.get(_OUTBOX_BUFFER) is not None:
+    with collecting(session, _OUTBOX_BUFFER) as rows:
         yield
-        return
-    buffer: list[dict[str, Any]] = []
-    session.info[_OUTBOX_BUFFER] = buffer
-    try:
-        yield
-    finally:
-        session.info.pop(_OUTBOX_BUFFER, None)
-    if buffer:
-        session.execute(insert(OutboxRow.__table__), buffer)
+    if rows:
+        session.execute(insert(OutboxRow.__table__), rows)
 
 
 def render_template_payload(
