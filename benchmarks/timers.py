@@ -459,17 +459,17 @@ def one_run(
     rng = random.Random(f"{SEED}:{name}")
     paced = offered is not None
     if mode == "fire":
-        cases = min(args.cases, max(10, due_n // 4))  # a few due timers per case at least
-        if name.startswith("own"):  # the engine's own timers only: as many as they come
-            cases, due_n = args.own_cases, 10**9
+        own_only = name.startswith("own")  # the engine's own timers, as many as they come
+        cases = args.own_cases if own_only else min(args.cases, max(10, due_n // 4))
         log(f"[{name}] opening {cases:,} cases via do_open_case (10 days ago)")
         first, last, open_s = open_cases(engine, settings, cases, tag=f"{name}-")
         templates = case_timers(engine, first, last)
         own_ids = [t[0] for t in templates]
-        if len(own_ids) > due_n:  # more own timers than this run wants due: park the rest
+        if own_only:
+            due_n = len(own_ids)
+        elif len(own_ids) > due_n:  # more own timers than this run wants due: park the rest
             park(engine, own_ids[due_n:])
             own_ids = own_ids[:due_n]
-        due_n = min(due_n, len(own_ids)) if name.startswith("own") else due_n
     else:  # the bare loop never looks at the case: hang its timers on the far cases
         first, last, open_s, templates, own_ids = 0, -1, 0.0, far, []
     synthetic = max(0, due_n - len(own_ids))

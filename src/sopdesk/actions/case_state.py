@@ -143,6 +143,27 @@ def front_matter(version: SopVersion) -> FrontMatter:
     return found
 
 
+def pinned_front_matter(session: Session, version_id: int, content_hash: str) -> FrontMatter:
+    """The front matter of version `version_id`, from the cache when its hash is known
+    there (no query), else parsed from the version's text."""
+    found = cached_front_matter(version_id, content_hash)
+    if found is None:
+        version = session.get(SopVersion, version_id)
+        assert version is not None  # the caller read the id from a foreign key
+        found = front_matter(version)
+    return found
+
+
+def _calendar_once(
+    session: Session, sop: FrontMatter, settings: Settings, seen: dict[str, Calendar]
+) -> Calendar:
+    """`calendar_for`, looked up once per calendar name among the cases of one read."""
+    found = seen.get(sop.calendar)
+    if found is None:
+        found = seen[sop.calendar] = calendar_for(session, sop, settings)
+    return found
+
+
 MAX_CACHED_STATES = 4096
 _STATES: dict[int, tuple[FrontMatter, dict[str, Any], CaseState]] = {}
 
@@ -204,9 +225,7 @@ def load_case(
     found = session.execute(_active_runs([case.id]).limit(1)).first()
     if found is not None:
         run, number, content_hash = found
-        sop = cached_front_matter(run.sop_version_id, content_hash)
-        if sop is None:
-            sop = front_matter(run.sop_version)
+        sop = pinned_front_matter(session, run.sop_version_id, content_hash)
         loaded.run, loaded.sop, loaded.version = run, sop, number
         loaded.calendar = calendar_for(session, sop, settings)
         loaded.state = run_state(run, sop)
@@ -244,21 +263,14 @@ def load_cases(
     for run, number, content_hash in session.execute(_active_runs(list(loaded))):
         item = loaded[run.case_id]
         if item.run is None:  # the newest active run of the case
-            sop = cached_front_matter(run.sop_version_id, content_hash)
-            if sop is None:
-                sop = front_matter(run.sop_version)
+            sop = pinned_front_matter(session, run.sop_version_id, content_hash)
             item.run, item.sop, item.version = run, sop, number
             item.steps = steps_of[run.id] = {}
-            calendar = calendars.get(sop.calendar)
-            if calendar is None:
-                calendar = calendars[sop.calendar] = calendar_for(session, sop, settings)
-            item.calendar, item.state = calendar, run_state(run, sop)
+            item.calendar = _calendar_once(session, sop, settings, calendars)
+            item.state = run_state(run, sop)
     if steps_of:
-        table = StepStateRow.__table__
-        columns = [table.c[name] for name in STEP_COLUMNS]
-        steps = select(table.c.run_id, table.c.step_id, *columns)
-        for row in session.execute(steps.where(table.c.run_id.in_(list(steps_of)))):
-            steps_of[row[0]][row[1]] = tuple(row[2:])
+        for run_id, step_id, *values in session.execute(_step_rows(list(steps_of))):
+            steps_of[run_id][step_id] = tuple(values)
     timers = (
         select(TimerRow)
         .where(or_(TimerRow.case_id.in_(list(loaded)), TimerRow.id.in_(timer_ids)))
@@ -317,14 +329,8 @@ def look_at_runs(
     for run_id, case_id, version_id, content_hash, text in session.execute(runs):
         if found[case_id] is not None:
             continue  # an older active run
-        sop = cached_front_matter(version_id, content_hash)
-        if sop is None:
-            version = session.get(SopVersion, version_id)
-            assert version is not None  # a foreign key
-            sop = front_matter(version)
-        calendar = calendars.get(sop.calendar)
-        if calendar is None:
-            calendar = calendars[sop.calendar] = calendar_for(session, sop, settings)
+        sop = pinned_front_matter(session, version_id, content_hash)
+        calendar = _calendar_once(session, sop, settings, calendars)
         found[case_id] = RunLook(sop, calendar, state_from_text(run_id, sop, text))
     return found
 
@@ -441,9 +447,8 @@ def _project_steps(
     table = StepStateRow.__table__
     existing = {} if new_run else loaded.steps
     if existing is None:
-        columns = [table.c[name] for name in STEP_COLUMNS]
-        query = select(table.c.step_id, *columns).where(table.c.run_id == run.id)
-        existing = {row[0]: tuple(row[1:]) for row in session.execute(query)}
+        rows = session.execute(_step_rows([run.id]))
+        existing = {step_id: tuple(values) for _, step_id, *values in rows}
     projected = dict(existing)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -475,6 +480,13 @@ def _project_steps(
         )
         session.execute(statement, updates)
     loaded.steps = projected
+
+
+def _step_rows(run_ids: list[int]) -> Any:
+    """The runs' step projections as (run id, step id, *STEP_COLUMNS) rows."""
+    table = StepStateRow.__table__
+    columns = [table.c[name] for name in STEP_COLUMNS]
+    return select(table.c.run_id, table.c.step_id, *columns).where(table.c.run_id.in_(run_ids))
 
 
 def zip_columns(values: tuple[Any, ...]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sopdesk.actions.case_state import cached_front_matter, front_matter
+from sopdesk.actions.case_state import pinned_front_matter
 from sopdesk.actions.lifecycle import PUBLISHED
 from sopdesk.actions.sops import get_sop
 from sopdesk.errors import Conflict
@@ -38,11 +38,7 @@ def published_sops(session: Session) -> list[tuple[FrontMatter, Published]]:
     )
     found = []
     for version_id, number, content_hash in session.execute(query):
-        meta = cached_front_matter(version_id, content_hash)
-        if meta is None:
-            row = session.get(SopVersion, version_id)
-            assert row is not None
-            meta = front_matter(row)
+        meta = pinned_front_matter(session, version_id, content_hash)
         found.append((meta, Published(version_id, number, content_hash, meta)))
     return found
 

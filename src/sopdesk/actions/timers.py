@@ -42,7 +42,7 @@ from sopdesk.actions.context import buffered_outbox
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import LIVE_TIMER_STATUSES, escalated_roles, shared_contacts
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
-from sopdesk.engine import Outcome, ScheduleFollowup, World, release_sequence_followup
+from sopdesk.engine import CaseState, Outcome, ScheduleFollowup, World, release_sequence_followup
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CustomerRow, SopVersion, TimerRow, TimerStatus
 
@@ -229,8 +229,10 @@ def _fire_cases(
                 left.extend(i for i in group if i in rows and i not in on_case)
                 finished.extend(i for i in on_case if _may_fire(rows[i], now, worker_id))
             else:
-                first = (looks[case_id], decided[case_id])
-                fire = _fire_loaded(session, loaded[case_id], group, timers, now, worker_id, first)
+                look, outcome = looks[case_id], decided[case_id]
+                assert look is not None and outcome is not None  # busy: decided on its run
+                known = (look.state, outcome)
+                fire = _fire_loaded(session, loaded[case_id], group, timers, now, worker_id, known)
                 left.extend(fire)
     if finished:
         table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
@@ -245,19 +247,19 @@ def _decide(look: RunLook | None, now: datetime) -> Outcome | None:
     if look is None:
         return None
     outcome = redecide(look.state, World(look.sop, look.calendar, now))
-    return outcome if outcome.decisions or outcome.state != look.state else None
+    return outcome if _changes(outcome, look.state) else None
+
+
+def _changes(outcome: Outcome, state: CaseState) -> bool:
+    """Whether carrying out `outcome` (decided on `state`) would change anything."""
+    return bool(outcome.decisions) or outcome.state != state
 
 
 def _lock_timer_rows(session: Session, timer_ids: list[int]) -> dict[int, Any]:
     """The timers' case and lock columns, the rows locked (in id order)."""
     if not timer_ids:
         return {}
-    query = (
-        select(TimerRow.id, *_PEEK_COLUMNS)
-        .where(TimerRow.id.in_(timer_ids))
-        .order_by(TimerRow.id)
-        .with_for_update()
-    )
+    query = _peek_many(timer_ids).order_by(TimerRow.id).with_for_update()
     return {row.id: row for row in session.execute(query)}
 
 
@@ -299,14 +301,14 @@ def _fire_loaded(
     timers: dict[int, TimerRow],
     now: datetime,
     worker_id: str | None,
-    known: tuple[RunLook | None, Outcome | None] | None = None,
+    known: tuple[CaseState, Outcome] | None = None,
 ) -> list[int]:
     """Fire a loaded case's locked timers in order; returns the ids that are no longer
     on the case (fired alone by the caller).
 
-    `known`: the run as `look_at_runs` read it and the engine's outcome at `now` on
-    it, which the first wake uses instead of deciding again when the loaded state is
-    the one looked at (it is, inside one transaction that holds the case lock).
+    `known`: a state and the engine's outcome on it at `now`, which the first wake uses
+    instead of deciding again when the loaded state is that state (it is, inside one
+    transaction that holds the case lock since `look_at_runs` read it).
     """
     case_id = loaded.case.id
     left = [i for i in timer_ids if i in timers and timers[i].case_id != case_id]
@@ -316,9 +318,8 @@ def _fire_loaded(
             continue
         due = timer.due_at
         if loaded.state is not None:
-            look, outcome = known or (None, None)
-            same = look is not None and outcome is not None and look.state == loaded.state
-            _wake(session, loaded, now, outcome if same else None)
+            ready = known[1] if known is not None and known[0] == loaded.state else None
+            _wake(session, loaded, now, ready)
             known = None
         _finish(timer, due, now)
     return left
@@ -336,7 +337,7 @@ def _wake(
     """
     if outcome is None:  # else decided already, on this very state at `now`
         outcome = redecide(loaded.require_state(), loaded.world(now))
-    if outcome.decisions or outcome.state != loaded.state:
+    if _changes(outcome, loaded.require_state()):
         transition(session, loaded, lambda _state, _world: outcome, now, "system")
 
 
