@@ -12,7 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import timers as timers_module
-from sopdesk.actions.case_changes import do_complete_step, do_override_step, do_resolve
+from sopdesk.actions.case_changes import (
+    do_change_status,
+    do_complete_step,
+    do_override_step,
+    do_resolve,
+)
 from sopdesk.actions.case_state import look_at_runs
 from sopdesk.actions.cases import do_open_case
 from sopdesk.actions.timers import do_fire_timer, do_fire_timers
@@ -293,3 +298,53 @@ def test_follow_ups_sent_by_a_batch_are_those_sent_one_by_one(
         keys = [row.key for row in outbox(library, batch)]
         followed_up += any("followup" in key for key in keys)
     assert followed_up  # the comparison covered customer follow-ups
+
+
+def test_a_case_found_quiet_is_not_decided_again_until_its_next_timer(
+    library: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (case_id,) = open_set(library, settings, "quiet")[:1]
+
+    def next_due() -> datetime:
+        pending = TimerRow.case_id == case_id, TimerRow.status == "pending"
+        return min(library.scalars(select(TimerRow.due_at).where(*pending)))
+
+    later = next_due()  # the first timer fires; the case then waits for the next one
+    do_fire_timers(library, due_timer_ids(library, [case_id], later), now=later, settings=settings)
+    library.expire_all()
+    upcoming = next_due()
+    decided: list[datetime] = []
+    real_redecide = timers_module.redecide
+
+    def redecide(state: Any, world: Any) -> Any:
+        decided.append(world.now)
+        return real_redecide(state, world)
+
+    monkeypatch.setattr(timers_module, "redecide", redecide)
+
+    def fire_stray(at: datetime) -> None:
+        row = TimerRow(
+            key=f"stray:{at.isoformat()}", case_id=case_id, kind="metric", due_at=at,
+            status="pending", attempts=0, payload={"target": "metric:resolution"},
+            created_at=at,
+        )  # fmt: skip
+        library.add(row)
+        library.commit()
+        assert do_fire_timers(library, [row.id], now=at, settings=settings) == {row.id: None}
+        library.expire_all()
+
+    assert upcoming > later
+    soon, sooner = later + (upcoming - later) / 3, upcoming - timedelta(seconds=1)
+    fire_stray(soon)
+    assert decided == [soon]  # decided once: nothing to do until `upcoming`
+    fire_stray(sooner)
+    assert decided == [soon]  # known quiet: not decided again
+    fire_stray(upcoming)
+    assert decided == [soon, upcoming]  # its next timer is due: decided again
+    kinds = [e.kind for e in events(library, case_id)]
+    do_change_status(
+        library, case_id, "pending", by="agent@company.example", now=upcoming, settings=settings
+    )
+    assert [e.kind for e in events(library, case_id)] != kinds
+    fire_stray(upcoming + timedelta(seconds=1))
+    assert len(decided) == 3  # the state changed: decided on the new one

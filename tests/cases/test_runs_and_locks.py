@@ -15,10 +15,10 @@ from sopdesk.actions import cases as changes
 from sopdesk.actions import sops
 from sopdesk.actions.case_reads import get_case
 from sopdesk.actions.sop_files import do_load_library
-from sopdesk.actions.timers import do_fire_timer
+from sopdesk.actions.timers import do_fire_timer, do_fire_timers
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, session_factory, upgrade
-from sopdesk.store.tables import CaseEventRow, CaseRow, SopRunRow
+from sopdesk.store.tables import CaseEventRow, CaseRow, SopRunRow, TimerRow
 from tests.cases.conftest import MONDAY, timers
 from tests.conftest import sop_text
 
@@ -113,3 +113,65 @@ def test_two_workers_firing_one_timer_apply_it_once(pg_engine: Engine, settings:
             select(func.count(CaseEventRow.id)).where(CaseEventRow.kind == "sla.warning")
         )
         assert warnings == 1
+
+
+@pytest.mark.postgres
+def test_a_batch_passes_over_a_case_held_elsewhere_then_fires_it(
+    pg_engine: Engine, settings: Settings
+) -> None:
+    """Cases another transaction holds do not hold up the rest of the batch."""
+    sessions = session_factory(pg_engine)
+    with sessions() as setup:
+        do_load_library(setup, now=MONDAY - timedelta(days=30))
+        held, free = (
+            changes.do_open_case(
+                setup,
+                customer_email=f"{name}@customer.example",
+                subject="Return my shoes",
+                body="I want a refund",
+                now=MONDAY,
+                settings=settings,
+            ).id
+            for name in ("held", "free")
+        )
+        later = MONDAY + timedelta(days=10)
+        ids = {
+            case_id: [t.id for t in timers(setup, case_id).values() if t.due_at <= later]
+            for case_id in (held, free)
+        }
+
+    def statuses(case_id: int) -> set[str]:
+        with sessions() as look:
+            rows = look.scalars(select(TimerRow.status).where(TimerRow.id.in_(ids[case_id])))
+            return set(rows)
+
+    results: list[object] = []
+    with sessions() as holder:
+        holder.get(CaseRow, held, with_for_update=True)
+        batch = [*ids[held], *ids[free]]
+
+        def fire() -> None:
+            with sessions() as session:
+                results.append(
+                    do_fire_timers(session, batch, now=later, worker_id="w1", settings=settings)
+                )
+
+        thread = threading.Thread(target=fire)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while statuses(free) == {"pending"} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "pending" not in statuses(free), "the free case fires while the other is held"
+        assert thread.is_alive() and statuses(held) == {"pending"}
+        holder.rollback()
+        thread.join(timeout=10)
+    assert results == [dict.fromkeys(batch)]
+    assert "pending" not in statuses(held)
+    with sessions() as check:
+        breaches = check.execute(
+            select(CaseEventRow.case_id, func.count())
+            .where(CaseEventRow.kind == "sla.breached")
+            .group_by(CaseEventRow.case_id)
+        )
+        per_case = dict(breaches.all())
+    assert per_case[held] == per_case[free] > 0

@@ -24,6 +24,7 @@ from sopdesk.engine import (
     change_status,
     complete_step,
     decide,
+    quiet_until,
     record,
     record_event,
     start_run,
@@ -46,7 +47,9 @@ ACTIONS = st.one_of(
 )
 HISTORY = st.lists(st.tuples(st.integers(1, 60 * 30), ACTIONS), min_size=1, max_size=25)
 SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(__import__("os").environ.get("HX", 40)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
@@ -155,3 +158,14 @@ def insert_pause(timeline, start, end):
             status_at_end = status
     kept = [(t, s) for t, s in timeline if t < start or t > end]
     return sorted([*kept, (start, CaseStatus.PENDING), (end, status_at_end)], key=lambda p: p[0])
+
+
+@SETTINGS
+@given(history=HISTORY, share=st.floats(0, 1, exclude_max=True))
+def test_a_quiet_case_stays_quiet_until_its_next_timer(returns_sop, calendar, history, share):
+    """What lets the worker skip deciding again on a case it found quiet (`quiet_until`)."""
+    sop = returns_sop.model_copy(update={"standards": STANDARDS})
+    for state, now in play(sop, calendar, history):
+        until = quiet_until(state) or now + timedelta(days=400)
+        later = min(now + (until - now) * share, until - timedelta(microseconds=1))
+        assert decide(state, sop, calendar, later) == []

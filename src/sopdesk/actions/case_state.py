@@ -299,11 +299,12 @@ class RunLook:
 
 
 def look_at_runs(
-    session: Session, case_ids: list[int], settings: Settings
+    session: Session, case_ids: list[int], settings: Settings, *, skip_locked: bool = False
 ) -> dict[int, RunLook | None]:
     """Lock the cases and read their active runs' states: `{case id: RunLook, or None
-    for a case without a run}`; a case that does not exist is left out. The cases are
-    locked in id order, so callers whose sets overlap queue up instead of deadlocking.
+    for a case without a run}`; a case that does not exist is left out, and so is, with
+    `skip_locked`, a case another transaction holds (PostgreSQL). The cases are locked
+    in id order, so callers whose sets overlap queue up instead of deadlocking.
 
     Three plain queries and no ORM object: enough to ask the engine whether a case has
     anything to do, before paying for the objects an action needs to change it. A
@@ -311,7 +312,7 @@ def look_at_runs(
     """
     query = select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id)
     found: dict[int, RunLook | None] = dict.fromkeys(
-        session.scalars(query.with_for_update(of=CaseRow))
+        session.scalars(query.with_for_update(of=CaseRow, skip_locked=skip_locked))
     )
     runs = (
         select(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_runs import redecide, transition
 from sopdesk.actions.case_state import (
+    MAX_CACHED_STATES,
     LoadedCase,
     RunLook,
     atomic_case,
@@ -42,7 +44,14 @@ from sopdesk.actions.context import buffered_outbox
 from sopdesk.actions.customers import engine_customer
 from sopdesk.actions.effects import LIVE_TIMER_STATUSES, escalated_roles, shared_contacts
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
-from sopdesk.engine import CaseState, Outcome, ScheduleFollowup, World, release_sequence_followup
+from sopdesk.engine import (
+    CaseState,
+    Outcome,
+    ScheduleFollowup,
+    World,
+    quiet_until,
+    release_sequence_followup,
+)
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CustomerRow, SopVersion, TimerRow, TimerStatus
 
@@ -97,10 +106,14 @@ def do_fire_timers(
     The outcome is that of `do_fire_timer` for each id in the order given, but the
     batch's case timers are fired in one transaction: their cases are locked (in id
     order) and loaded together, then their timers are locked (by id), and each timer
-    that may still fire is fired in order. On a case, the first timer's fire decides
-    everything due by `now`; for the next ones the engine is asked again and, when it
-    has nothing new (the usual case: deciding is idempotent), the unchanged state is
-    not saved again. A timer without a case is fired on its own by `do_fire_timer`.
+    that may still fire is fired in order. Cases that another transaction holds (on
+    PostgreSQL, usually another worker firing the same case) are passed over rather
+    than waited for, and fired in a second transaction once the rest is committed.
+    On a case, the first timer's fire decides everything due by `now`; for the next
+    ones the engine is asked again (unless the case was found quiet until later, see
+    `_decide`) and, when it has nothing new (the usual case: deciding is idempotent),
+    the unchanged state is not saved again. A timer without a case is fired on its own
+    by `do_fire_timer`.
 
     If the batch's transaction fails, it is rolled back and each case's timers are
     fired in a transaction of their own; if that fails too, one by one with
@@ -112,44 +125,100 @@ def do_fire_timers(
     """
     settings = settings or Settings()
     order = list(dict.fromkeys(timer_ids))
-    results: FireResults = {}
     if not order:
-        return results
-    session.expire_all()
-    peeks = {row.id: row for row in session.execute(_peek_many(order))}
-    session.rollback()  # a read only; the fires are transactions of their own
+        return {}
     moment = resolve_now(now)
-    # A timer that may not fire (cancelled by an earlier fire of its case, done, or
-    # held by another worker) is what `do_fire_timer` would peek at and leave alone:
-    # it is left alone here too, without loading its case.
-    idle = {i for i, peek in peeks.items() if not _may_fire(peek, moment, worker_id)}
-    results.update((timer_id, None) for timer_id in idle)
-    groups: dict[int, list[int]] = {}
-    alone: list[int] = []  # timers without a case, and ids that are not timers
-    for timer_id in order:
-        if timer_id in idle:
-            continue
-        peek = peeks.get(timer_id)
-        if peek is None or peek.case_id is None:
-            alone.append(timer_id)
-        else:
-            groups.setdefault(peek.case_id, []).append(timer_id)
-    if groups:
-        try:
-            left = _fire_cases(session, groups, now=moment, worker_id=worker_id, settings=settings)
-        except Exception as exc:
-            # e.g. one case's decision failed, or a deadlock with a concurrent action
-            log.warning(
-                "a batch of timers failed as a whole; firing its cases one by one",
-                extra={"cases": len(groups), "error": f"{type(exc).__name__}: {exc}"},
-            )
-            left = _fire_cases_apart(session, groups, now, worker_id, settings)
-        unfired = set(left)
-        results.update((i, None) for group in groups.values() for i in group if i not in unfired)
-        alone.extend(left)
-    for timer_id in alone:
+    try:
+        plan, contended = _fire_slice(
+            session, order, now=moment, worker_id=worker_id, settings=settings
+        )
+    except Exception as exc:
+        plan = _plan(session.execute(_peek_many(order)), order, moment, worker_id)
+        session.rollback()  # a read only; the fires are transactions of their own
+        _warn_batch_failed(exc, len(plan.groups))
+        plan.alone.extend(_fire_cases_apart(session, plan.groups, now, worker_id, settings))
+    else:
+        if contended:  # their cases were locked by another worker: wait for them now
+            groups = {case_id: plan.groups[case_id] for case_id in contended}
+            try:
+                left = _fire_waiting(
+                    session, groups, now=moment, worker_id=worker_id, settings=settings
+                )
+            except Exception as exc:
+                _warn_batch_failed(exc, len(groups))
+                left = _fire_cases_apart(session, groups, now, worker_id, settings)
+            plan.alone.extend(left)
+    results: FireResults = dict.fromkeys(order)
+    for timer_id in plan.alone:
         results[timer_id] = _fire_one(session, timer_id, now, worker_id, settings)
-    return {timer_id: results[timer_id] for timer_id in order}
+    return results
+
+
+@dataclass
+class _Plan:
+    """A batch sorted out by a look at its timers: the case timers by case, and the ids
+    to fire alone (timers without a case, ids that are not timers; later also the
+    timers found no longer on their case). A timer that may not fire (cancelled by an
+    earlier fire of its case, done, or held by another worker) is in neither: it is
+    what `do_fire_timer` would peek at and leave alone."""
+
+    groups: dict[int, list[int]] = field(default_factory=dict)
+    alone: list[int] = field(default_factory=list)
+
+
+def _plan(peeks: Iterable[Any], order: list[int], now: datetime, worker_id: str | None) -> _Plan:
+    found = {row.id: row for row in peeks}
+    plan = _Plan()
+    for timer_id in order:
+        peek = found.get(timer_id)
+        if peek is None or peek.case_id is None:
+            plan.alone.append(timer_id)
+        elif _may_fire(peek, now, worker_id):
+            plan.groups.setdefault(peek.case_id, []).append(timer_id)
+    return plan
+
+
+@atomic_case
+def _fire_slice(
+    session: Session,
+    order: list[int],
+    *,
+    now: datetime,
+    worker_id: str | None,
+    settings: Settings,
+) -> tuple[_Plan, list[int]]:
+    """Look at the timers and fire their cases in one transaction, passing over the
+    cases another transaction holds; returns the plan and those cases."""
+    plan = _plan(session.execute(_peek_many(order)), order, now, worker_id)
+    if not plan.groups:
+        return plan, []
+    left, contended = _fire_cases(
+        session, plan.groups, now=now, worker_id=worker_id, settings=settings, skip_locked=True
+    )
+    plan.alone.extend(left)
+    return plan, contended
+
+
+@atomic_case
+def _fire_waiting(
+    session: Session,
+    groups: dict[int, list[int]],
+    *,
+    now: datetime,
+    worker_id: str | None,
+    settings: Settings,
+) -> list[int]:
+    """Fire the timers of several cases in one transaction, waiting for their locks."""
+    left, _ = _fire_cases(session, groups, now=now, worker_id=worker_id, settings=settings)
+    return left
+
+
+def _warn_batch_failed(exc: Exception, cases: int) -> None:
+    # e.g. one case's decision failed, or a deadlock with a concurrent action
+    log.warning(
+        "a batch of timers failed as a whole; firing its cases one by one",
+        extra={"cases": cases, "error": f"{type(exc).__name__}: {exc}"},
+    )
 
 
 def _fire_cases_apart(
@@ -193,7 +262,6 @@ def _fire_one(
     return None
 
 
-@atomic_case
 def _fire_cases(
     session: Session,
     groups: dict[int, list[int]],
@@ -201,17 +269,22 @@ def _fire_cases(
     now: datetime,
     worker_id: str | None,
     settings: Settings,
-) -> list[int]:
-    """Fire the timers of several cases in one transaction; returns the ids left to
-    fire alone (a case that no longer exists, a timer no longer on its case).
+    skip_locked: bool = False,
+) -> tuple[list[int], list[int]]:
+    """Fire the timers of several cases, in the caller's transaction; returns the ids
+    left to fire alone (a case that no longer exists, a timer no longer on its case)
+    and, with `skip_locked`, the cases passed over because another transaction holds
+    them.
 
     Locks as `do_fire_timer` does, for all the cases at once: the cases first (in id
     order, see `look_at_runs`), then their timers (in id order). A case on which the
-    engine has nothing to do at `now` (`_quiet`: what an earlier fire already did, or a
+    engine has nothing to do at `now` (`_decide`: what an earlier fire already did, or a
     case without a run) only gets its timers marked done, in one statement for the
     batch; the others are loaded and fired as `do_fire_timer` fires them.
     """
-    looks = look_at_runs(session, sorted(groups), settings)
+    looks = look_at_runs(session, sorted(groups), settings, skip_locked=skip_locked)
+    contended = [case_id for case_id in groups if case_id not in looks] if skip_locked else []
+    groups = {case_id: group for case_id, group in groups.items() if case_id not in contended}
     decided = {case_id: _decide(look, now) for case_id, look in looks.items()}
     quiet = {case_id for case_id, outcome in decided.items() if outcome is None}
     rows = _lock_timer_rows(session, [i for case_id in quiet for i in groups[case_id]])
@@ -238,16 +311,38 @@ def _fire_cases(
         table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
         done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
         session.execute(update(table).where(table.c.id.in_(finished)).values(fired_at=now, **done))
-    return left
+    return left, contended
 
 
 def _decide(look: RunLook | None, now: datetime) -> Outcome | None:
     """What a timer's fire would do to the case at `now`; None when that is nothing
-    (see `_wake`), as for a case without a run."""
-    if look is None:
+    (see `_wake`), as for a case without a run.
+
+    A state found quiet is not decided on again before its `quiet_until` (a case's
+    other timers, fired after its first, usually find it so).
+    """
+    if look is None or _known_quiet(look, now):
         return None
     outcome = redecide(look.state, World(look.sop, look.calendar, now))
-    return outcome if _changes(outcome, look.state) else None
+    if _changes(outcome, look.state):
+        return outcome
+    if len(_QUIET) >= MAX_CACHED_STATES:
+        _QUIET.clear()
+    _QUIET[id(look.state)] = (look, now, quiet_until(look.state))
+    return None
+
+
+_QUIET: dict[int, tuple[RunLook, datetime, datetime | None]] = {}
+"""States this process found quiet: `{id(state): (look, decided at, quiet until)}`."""
+
+
+def _known_quiet(look: RunLook, now: datetime) -> bool:
+    kept = _QUIET.get(id(look.state))
+    if kept is None:
+        return False
+    seen, since, until = kept
+    same = seen.state is look.state and seen.sop is look.sop and seen.calendar == look.calendar
+    return same and since <= now and (until is None or now < until)
 
 
 def _changes(outcome: Outcome, state: CaseState) -> bool:

@@ -9,7 +9,7 @@ The shell's loop: load a `CaseState`, call `decide` (or a transition such as
 state that `record` folds them into. See docs/engine.md.
 """
 
-from sopdesk.engine.decide import decide
+from sopdesk.engine.decide import decide, quiet_until
 from sopdesk.engine.decisions import (
     CancelFollowup,
     CancelTimer,
@@ -90,6 +90,7 @@ __all__ = [
     "next_due_at",
     "override_step",
     "plan_steps",
+    "quiet_until",
     "record",
     "record_event",
     "release_sequence_followup",

@@ -54,6 +54,18 @@ def decide(
     return decisions
 
 
+def quiet_until(state: CaseState) -> datetime | None:
+    """How long deciding again is sure to find nothing, once `decide` found nothing.
+
+    Every instant at which a decision can fall due (a breach, a warning or escalation
+    level, a follow-up send) is a pending timer of the state, and a halted clock has
+    none, so a state on which `decide` found nothing at `now` stays quiet until its
+    earliest timer, whatever the instant in between; with no timer, until the case
+    changes. The worker uses it to skip deciding again on a case it found quiet.
+    """
+    return min((timer.at for timer in state.timers), default=None)
+
+
 def send_key(case_id: str, step_id: str) -> str:
     return f"{case_id}:step:{step_id}:send"
 

@@ -18,13 +18,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sopdesk.actions.base import utcnow
@@ -52,7 +53,7 @@ from sopdesk.worker.webhooks import webhook_round
 
 log = logging.getLogger("sopdesk.worker")
 
-FIRE_SLICE = 25
+FIRE_SLICE = 100
 """Timers handed to one `fire_timers` call: small enough to re-check the lease and a
 stop request often, large enough that a case's timers claimed together fire together."""
 
@@ -268,11 +269,27 @@ class Worker:
             upcoming = None
         return idle_wait(self.clock(), upcoming, self.config.poll_interval)
 
+    @contextmanager
+    def _round_session(self) -> Iterator[Session]:
+        """A session that keeps one connection for the whole round.
+
+        A session on the engine gives its connection back at every commit and checks one
+        out (with the pool's ping) at the next; a round commits once per slice, so the
+        round holds one connection instead.
+        """
+        engine = self.sessions.kw.get("bind")
+        if not isinstance(engine, Engine):
+            with self.sessions() as session:
+                yield session
+            return
+        with engine.connect() as connection, self.sessions(bind=connection) as session:
+            yield session
+
     def run_once(self) -> RoundStats:
         """One round: reclaim expired leases, then one batch each of timers, e-mail and
         webhook deliveries."""
         stats = RoundStats()
-        with self.sessions() as session:
+        with self._round_session() as session:
             force = self.config.reclaim_all_at_start and not self._started
             stats.reclaimed = reclaim_expired(
                 session,
