@@ -78,8 +78,11 @@ def test_the_demo_runs_every_library_sop_and_refuses_to_load_twice(
         "followup.sent",
         "case.reopened",
         "sequence.started",
-        "task.opened",
     } <= kinds
+    triggered = set(session.scalars(select(CaseRow.sop_id).where(CaseRow.channel == "internal")))
+    assert {"customer-onboarding", "loyalty-recognition"} <= triggered
+    sent_texts = " ".join(row.payload["text"] for row in session.scalars(select(OutboxRow)))
+    assert "THANKYOU15" in sent_texts  # a loyalty case worked: the reward reached Maya
     repeat = session.scalar(
         select(func.count(CaseRow.id)).where(CaseRow.customer.has(email="maya.rossi@example.net"))
     )

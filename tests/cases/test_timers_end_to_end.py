@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import cases as changes
+from sopdesk.actions import sops
 from sopdesk.actions.case_reads import get_case
 from sopdesk.actions.cases import do_open_case
 from sopdesk.actions.intake import do_receive_email
@@ -15,7 +16,14 @@ from sopdesk.actions.sequences import do_create_customer, do_customer_created, d
 from sopdesk.actions.timers import do_fire_timer
 from sopdesk.links import verify_link
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseEventRow, OutboxRow, TimerRow
+from sopdesk.store.tables import (
+    CaseEventRow,
+    CaseRow,
+    OutboxRow,
+    SopRunRow,
+    StepStateRow,
+    TimerRow,
+)
 from tests.cases.conftest import LEAD, MONDAY, email, events, fire_due, outbox, timers
 
 
@@ -142,28 +150,51 @@ def test_a_timer_that_is_not_due_or_locked_elsewhere_does_nothing(
     assert events(library, case_id, "sla.warning")
 
 
-def test_onboarding_sends_welcome_and_its_follow_ups_fire(
+def case_of(session: Session, customer_id: int, sop_id: str) -> CaseRow:
+    query = select(CaseRow).where(CaseRow.customer_id == customer_id, CaseRow.sop_id == sop_id)
+    return session.scalars(query).one()
+
+
+def steps_of(session: Session, case_id: int) -> dict[str, StepStateRow]:
+    run = session.scalars(select(SopRunRow).where(SopRunRow.case_id == case_id)).one()
+    query = select(StepStateRow).where(StepStateRow.run_id == run.id)
+    return {row.step_id: row for row in session.scalars(query)}
+
+
+def templates_sent(session: Session, case_id: int) -> list[str]:
+    return [row.payload.get("template") for row in outbox(session, case_id)]
+
+
+def test_onboarding_opens_a_case_that_welcomes_and_follows_up(
     library: Session, settings: Settings
 ) -> None:
     customer = do_create_customer(
         library, email="new@customer.example", name="Nia Obi", now=MONDAY, settings=settings
     )
-    [welcome] = outbox(library)
-    assert welcome.customer_id == customer.id and welcome.case_id is None
+    case = case_of(library, customer.id, "customer-onboarding")
+    assert (case.channel, case.opened_at, case.status) == ("internal", MONDAY, "new")
+    assert case.route["source"] == "trigger"
+    assert case.route["explain"] == "started by the customer's creation"
+    [welcome] = outbox(library)  # the system's step, at once; nobody else is written to
+    assert welcome.case_id == case.id and welcome.customer_id == customer.id
     assert "Nia" in welcome.payload["text"] and welcome.payload["in_reply_to"] is None
-    sequence = [t for t in library.scalars(select(TimerRow)) if t.kind == "sequence"]
-    assert {t.due_at for t in sequence} == {MONDAY + timedelta(days=3), MONDAY + timedelta(days=14)}
-    tasks = library.scalars(select(CaseEventRow).where(CaseEventRow.kind == "task.opened"))
-    assert {t.data["step_id"] for t in tasks} >= {"set-up-account"}
+    steps = steps_of(library, case.id)
+    assert steps["welcome"].status == "done"
+    assert steps["set-up-account"].status == "pending"
+    assert steps["set-up-account"].due_at == MONDAY + timedelta(hours=4)  # 4 business hours
     fire_due(library, MONDAY + timedelta(days=15), settings)
-    assert len(outbox(library)) == 3
-    assert all(t.status == "done" for t in library.scalars(select(TimerRow)))
+    sent = templates_sent(library, case.id)
+    assert sent[0] == "welcome"
+    assert {"getting-started-tips", "two-week-check-in"} <= set(sent)
+    assert events(library, case.id, "escalated")  # nobody set up the account in time
     before = rows(library)
     assert do_customer_created(library, customer.id, now=MONDAY, settings=settings) == 0
     assert rows(library) == before
 
 
-def test_loyalty_starts_at_the_third_purchase_once(library: Session, settings: Settings) -> None:
+def test_loyalty_opens_a_case_at_the_third_purchase_once(
+    library: Session, settings: Settings
+) -> None:
     customer = do_create_customer(
         library, email="loyal@customer.example", name="Lou Park", now=MONDAY, settings=settings
     )
@@ -177,6 +208,91 @@ def test_loyalty_starts_at_the_third_purchase_once(library: Session, settings: S
         select(CaseEventRow.data).where(CaseEventRow.kind == "sequence.started")
     )
     assert [d["sop_id"] for d in kinds] == ["customer-onboarding", "loyalty-recognition"]
+    case = case_of(library, customer.id, "loyalty-recognition")
+    assert case.opened_at == hours(3)
+    assert case.route["explain"] == "started by purchase 3 (number 3)"
+    assert {"check-history", "thank-you"} <= set(steps_of(library, case.id))
+    # the agent chooses the reward, thanks the customer from the template, resolves
+    agent = "agent@shop.example"
+    changes.do_set_fields(
+        library, case.id, {"reward": "15% off your next order", "reward_code": "LOU15"},
+        by=agent, now=hours(4), settings=settings,
+    )  # fmt: skip
+    changes.do_complete_step(
+        library, case.id, "check-history", by=agent, now=hours(4), settings=settings
+    )
+    changes.do_reply(
+        library, case.id, author=agent, template_id="loyalty-thank-you", now=hours(5),
+        settings=settings,
+    )  # fmt: skip
+    thanks = outbox(library, case.id)[-1]
+    assert "15% off your next order" in thanks.payload["text"]
+    assert "LOU15" in thanks.payload["text"]
+    changes.do_complete_step(
+        library, case.id, "thank-you", by=agent, now=hours(5), settings=settings
+    )
+    changes.do_resolve(library, case.id, by=agent, now=hours(6), settings=settings)
+    fire_due(library, hours(6) + timedelta(days=31), settings)
+    sent = templates_sent(library, case.id)
+    assert {"reward-reminder", "loyalty-feedback"} <= set(sent)
+
+
+WELCOME_SERIES = """---
+id: welcome-series
+title: Welcome e-mails
+owner: support-lead
+review: quarterly
+applies_to:
+  trigger: customer_created
+  priority: 10
+steps:
+  - id: hello
+    title: Say hello
+    owner: system
+    send: hello
+    within: immediately
+followups:
+  - id: tips
+    send: tips
+    after: 3 days
+templates:
+  hello:
+    subject: "Hello {{ customer.first_name }}"
+    body: |
+      Welcome aboard, {{ customer.first_name }}.
+  tips:
+    subject: "Three tips"
+    body: |
+      Here are three tips, {{ customer.first_name }}.
+---
+# Purpose
+
+Every new customer hears from us at once and again after three days.
+
+# Procedure
+
+The system sends both e-mails.
+"""
+
+
+def test_an_sop_of_system_steps_runs_as_a_sequence_without_a_case(
+    library: Session, settings: Settings
+) -> None:
+    sops.do_create_draft(library, WELCOME_SERIES, "ann", now=MONDAY - timedelta(days=1))
+    sops.do_publish(library, "welcome-series", approver="bob", now=MONDAY - timedelta(days=1))
+    customer = do_create_customer(
+        library, email="seq@customer.example", name="Sam Lee", now=MONDAY, settings=settings
+    )
+    cases = library.scalars(select(CaseRow.sop_id).where(CaseRow.customer_id == customer.id))
+    assert list(cases) == ["customer-onboarding"]  # the series opened none
+    series = [row for row in outbox(library) if row.key.startswith(f"customer:{customer.id}:")]
+    [hello] = series
+    assert hello.case_id is None and "Welcome aboard, Sam." in hello.payload["text"]
+    [tips] = [t for t in library.scalars(select(TimerRow)) if t.kind == "sequence"]
+    assert tips.due_at == MONDAY + timedelta(days=3)
+    fire_due(library, MONDAY + timedelta(days=4), settings)
+    sent = [row for row in outbox(library) if row.key.startswith(f"customer:{customer.id}:")]
+    assert [row.payload["subject"] for row in sent] == ["Hello Sam", "Three tips"]
 
 
 def test_a_role_without_an_address_is_logged_not_mailed(library: Session) -> None:

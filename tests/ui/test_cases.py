@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 import pytest
 from sqlalchemy import select
 
 from sopdesk.actions.case_reads import case_timeline
-from sopdesk.store.tables import CaseEventRow, MessageRow
+from sopdesk.actions.sequences import do_create_customer, do_purchase
+from sopdesk.actions.sop_files import do_load_library
+from sopdesk.store.tables import CaseEventRow, CaseRow, MessageRow
 from tests.ui.conftest import ClientFor, World
 
 
@@ -25,8 +28,6 @@ def _hidden(html: str, name: str) -> str:
 def _textarea(html: str, field_id: str) -> str:
     match = re.search(rf'<textarea id="{field_id}"[^>]*>(.*?)</textarea>', html, re.S)
     assert match, field_id
-    import html as html_lib
-
     return html_lib.unescape(match.group(1))
 
 
@@ -193,3 +194,27 @@ def test_case_page_and_reply_on_both_backends(any_world: World, any_client_for: 
     answer = agent.post_form(f"/cases/{ref}/reply", {"text": "We are on it."})
     assert answer.status_code == 303
     assert "We are on it." in agent.get(f"/cases/{ref}").text
+
+
+def test_a_case_a_purchase_opened_shows_why_and_its_checklist(
+    world: World, client_for: ClientFor
+) -> None:
+    """Loyalty recognition has no customer message: its case page still tells the agent
+    what to do and why the case exists."""
+    session, settings = world.session, world.settings
+    do_load_library(session)
+    customer = do_create_customer(
+        session, email="lou@example.com", name="Lou Park", settings=settings
+    )
+    for number in (1, 2, 3):
+        do_purchase(session, customer.id, purchase_id=f"o-{number}", settings=settings)
+    reference = session.scalar(
+        select(CaseRow.reference).where(CaseRow.sop_id == "loyalty-recognition")
+    )
+    page = client_for("agent").get(f"/cases/{reference}")
+    assert page.status_code == 200
+    text = html_lib.unescape(_text(page.text))
+    assert "Recognising repeat customers: Lou Park" in text
+    assert "Opened by sopdesk: started by purchase o-3 (number 3)" in text
+    assert "Check the customer's history and choose the recognition" in text
+    assert "Send the personal thank-you with the reward" in text

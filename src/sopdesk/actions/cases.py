@@ -89,6 +89,7 @@ class CaseRequest:
     external_source: str | None = None
     external_id: str | None = None
     start_sop: bool = True
+    route: Mapping[str, Any] | None = None  # why `sop_id` was chosen (default: by hand)
 
 
 @atomic_case
@@ -246,7 +247,8 @@ def _choose_sop(
     """
     if request.sop_id is not None:
         version = published_version(session, request.sop_id)
-        case.route = {"source": "manual", "sop_id": request.sop_id, "explain": "chosen by hand"}
+        manual = {"source": "manual", "sop_id": request.sop_id, "explain": "chosen by hand"}
+        case.route = dict(request.route or manual)
         return version
     sops = published_case_sops(session)
     inquiry = Inquiry(

@@ -39,7 +39,14 @@ from sopdesk.actions.timers import do_fire_timer
 from sopdesk.engine import plan_steps
 from sopdesk.errors import Conflict, SopdeskError
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseEventRow, CustomerRow, MessageRow, OutboxRow, TimerRow
+from sopdesk.store.tables import (
+    CaseEventRow,
+    CaseRow,
+    CustomerRow,
+    MessageRow,
+    OutboxRow,
+    TimerRow,
+)
 
 MAX_FIRINGS = 5_000
 DEMO_EVENT = "demo.loaded"
@@ -131,7 +138,33 @@ class _Player:
                 now=when,
                 settings=self.settings,
             )
+            if number == 3:  # her first recognition, worked the next morning
+                self._thank(customer.id, when + timedelta(hours=18))
         self.report.sops.update({"customer-onboarding", "loyalty-recognition"})
+
+    def _thank(self, customer_id: int, when: datetime) -> None:
+        """An agent works a loyalty case: reward chosen, thank-you sent, resolved."""
+        self.advance(when)
+        query = select(CaseRow.id).where(
+            CaseRow.customer_id == customer_id, CaseRow.sop_id == "loyalty-recognition"
+        )
+        case_id = self.session.scalars(query).first()
+        if case_id is None:
+            return
+        reward = {"reward": "15% off your next order", "reward_code": "THANKYOU15"}
+        agent, common = AGENTS[0], {"now": when, "settings": self.settings}
+        changes.do_set_fields(self.session, case_id, reward, by=agent, **common)
+        changes.do_complete_step(self.session, case_id, "check-history", by=agent, **common)
+        changes.do_reply(
+            self.session,
+            case_id,
+            author=agent,
+            text="Thank you for coming back!",
+            template_id="loyalty-thank-you",
+            **common,
+        )
+        self._finish_steps(case_id, agent, when)
+        changes.do_resolve(self.session, case_id, by=agent, **common)
 
     def _customer(self, key: str) -> CustomerRow:
         email, name, tags = self.person(key)

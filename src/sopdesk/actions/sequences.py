@@ -1,13 +1,19 @@
-"""Sequences not tied to a case: onboarding on a new customer, recognition at a purchase.
+"""SOPs a customer's event starts: onboarding on a new customer, recognition at a purchase.
 
-`do_customer_created` and `do_purchase` run every published SOP whose
-`applies_to.trigger` is `customer_created` or `purchase` (and whose `when` holds) through
-`engine.customer_sequence`: a system step's template is queued at once, a person's
-step becomes a `task.opened` event on the customer's timeline, and each follow-up
-becomes a `sequence` timer that `do_fire_timer` releases (or cancels, by `unless`).
+`do_customer_created` and `do_purchase` start every published SOP whose
+`applies_to.trigger` is `customer_created` or `purchase` and whose `when` holds:
 
-Replaying an event is harmless: a done timer keyed `customer:<id>:<sop>:<event>` marks a
-sequence as started, and every send and follow-up is keyed by the engine.
+* an SOP with a step a person owns (both built-in ones) opens a proactive case for the
+  customer, routed to that SOP, opened at the event's instant, on channel `internal`:
+  the run, its checklist, fields, templates, escalation and follow-ups are those of any
+  case (`engine.runs_as_case`);
+* an SOP whose steps are all the system's runs as a sequence not tied to a case
+  (`engine.customer_sequence`): its templates are queued at once, and each follow-up
+  becomes a `sequence` timer that `do_fire_timer` releases (or cancels, by `unless`).
+
+Replaying an event is harmless: a done timer keyed `customer:<id>:<sop>:<event>` marks
+an SOP as started for that event (with the case it opened), and every send and
+follow-up is keyed by the engine.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, calendar_for, log_event
+from sopdesk.actions.cases import CaseRequest, open_case
 from sopdesk.actions.context import (
     Rendering,
     Thread,
@@ -43,6 +50,8 @@ from sopdesk.engine import (
     ScheduleFollowup,
     SendTemplate,
     customer_sequence,
+    runs_as_case,
+    sequence_applies,
 )
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
@@ -143,24 +152,33 @@ def run_sequences(
     now: datetime,
     settings: Settings,
 ) -> int:
+    """Start every published SOP that `trigger` applies to; how many started."""
     started = 0
     event = CustomerEvent(trigger, at, event_id)
     for sop, version in published_for(session, trigger):
         base = f"customer:{customer.id}:{sop.id}:{event_id}"
         if session.scalar(select(TimerRow.id).where(TimerRow.key == base)) is not None:
             continue
-        calendar = calendar_for(session, sop, settings)
-        decisions = customer_sequence(sop, engine_customer(customer), event, now, calendar)
-        if not decisions:
+        if not sequence_applies(sop, engine_customer(customer), event, now):
             continue
-        _marker(session, base, customer, at, now, {"sop_id": sop.id, "version": version.version})
+        decisions: list[Decision] = []
+        case_id: int | None = None
+        if runs_as_case(sop):
+            case_id = _open_proactive_case(session, customer, sop, event, base, now, settings)
+        else:
+            calendar = calendar_for(session, sop, settings)
+            decisions = customer_sequence(sop, engine_customer(customer), event, now, calendar)
+            if not decisions:
+                continue
+        started_with = {"sop_id": sop.id, "version": version.version}
+        _marker(session, base, customer, at, now, {**started_with, "case_id": case_id})
         log_event(
             session,
             "sequence.started",
             now,
+            case_id=case_id,
             customer_id=customer.id,
-            sop_id=sop.id,
-            version=version.version,
+            **started_with,
             trigger=trigger.value,
             event=event_id,
         )
@@ -168,6 +186,47 @@ def run_sequences(
             apply_sequence_decision(session, customer, sop, version, decision, now, settings)
         started += 1
     return started
+
+
+def _open_proactive_case(
+    session: Session,
+    customer: CustomerRow,
+    sop: FrontMatter,
+    event: CustomerEvent,
+    key: str,
+    now: datetime,
+    settings: Settings,
+) -> int:
+    """Open the case a person works the triggered SOP in; its run counts from the event.
+
+    No message starts it, so nobody is acknowledged: the SOP's own system steps (a
+    welcome e-mail) and the people's replies are what the customer receives.
+    """
+    route = {
+        "source": "trigger",
+        "sop_id": sop.id,
+        "trigger": event.trigger.value,
+        "event": event.id,
+        "explain": f"started by {_describe(event, customer)}",
+    }
+    request = CaseRequest(
+        customer_email=customer.email,
+        customer_name=customer.name,
+        subject=f"{sop.title}: {customer.name or customer.email}",
+        channel="internal",
+        sop_id=sop.id,
+        opened_at=event.at,
+        external_source="sequence",
+        external_id=key,
+        route=route,
+    )
+    return open_case(session, request, now, settings).id
+
+
+def _describe(event: CustomerEvent, customer: CustomerRow) -> str:
+    if event.trigger is Trigger.PURCHASE:
+        return f"purchase {event.id.removeprefix('purchase-')} (number {customer.purchases})"
+    return "the customer's creation"
 
 
 def _marker(

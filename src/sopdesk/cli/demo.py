@@ -25,7 +25,7 @@ def demo_command(
     """Load a few weeks of a small shop's support into the database (after 'sopdesk init').
 
     Open, pending, breached and resolved cases, follow-ups sent and due, a repeat
-    customer, onboarding and loyalty sequences: every SOP of the built-in library runs.
+    customer, onboarding and loyalty cases: every SOP of the built-in library runs.
     Refuses to load twice.
     """
     with open_session() as session:

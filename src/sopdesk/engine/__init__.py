@@ -28,7 +28,13 @@ from sopdesk.engine.record import record
 from sopdesk.engine.report import ClockStatus, clock_statuses, next_due_at
 from sopdesk.engine.retime import retime
 from sopdesk.engine.run import PlannedStep, RunPlan, plan_steps, start_run
-from sopdesk.engine.sequences import CustomerEvent, customer_sequence, release_sequence_followup
+from sopdesk.engine.sequences import (
+    CustomerEvent,
+    customer_sequence,
+    release_sequence_followup,
+    runs_as_case,
+    sequence_applies,
+)
 from sopdesk.engine.state import (
     Case,
     CaseState,
@@ -96,6 +102,8 @@ __all__ = [
     "release_sequence_followup",
     "resolve",
     "retime",
+    "runs_as_case",
+    "sequence_applies",
     "skip_step",
     "start_run",
 ]

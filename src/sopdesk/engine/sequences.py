@@ -1,12 +1,13 @@
-"""Sequences not tied to a case: an onboarding series, loyalty recognition.
+"""SOPs started by something a customer did, not by a message: onboarding, loyalty.
 
-An SOP whose `applies_to.trigger` is `customer_created` or `purchase` runs once per such
-event for the customer, if `applies_to.when` holds (e.g. `customer.purchases == 5` for
-recognition at the fifth purchase). Its time limits count from the event (`opened` is the
-event's instant): a system-owned step that sends a template sends at once, a person's
-step becomes a task (due `within` after the event; steps anchored on other steps are
-not timed), and each follow-up anchored on the event is scheduled `after` its
-delay. Keys are derived from the customer, the SOP and the event, so replaying the same
+An SOP whose `applies_to.trigger` is `customer_created` or `purchase` starts once per
+such event for the customer, if `applies_to.when` holds (e.g. `customer.purchases == 5`
+for recognition at the fifth purchase; `sequence_applies`). One with a step a person
+owns opens a proactive case that runs it like any case (`runs_as_case`; the shell opens
+it). One whose steps are all the system's runs here, as a sequence not tied to a case:
+its time limits count from the event (`opened` is the event's instant), a step that
+sends a template sends at once, and each follow-up anchored on the event is scheduled
+`after` its delay. Keys are derived from the customer, the SOP and the event, so replaying the same
 event decides the same keys. At a follow-up's instant, `release_sequence_followup`
 checks its `unless`.
 """
@@ -50,6 +51,28 @@ def sequence_context(sop: FrontMatter, customer: Customer) -> dict[str, Any]:
     }
 
 
+def sequence_applies(
+    sop: FrontMatter, customer: Customer, event: CustomerEvent, now: datetime
+) -> bool:
+    """Whether `event` starts `sop` for the customer: its trigger, and its `when`."""
+    if event.at > now:
+        raise InvalidInput(f"the {event.trigger.value} event at {event.at} has not happened yet")
+    if sop.applies_to.trigger is not event.trigger:
+        return False
+    return holds(sop.applies_to.when, sequence_context(sop, customer))
+
+
+def runs_as_case(sop: FrontMatter) -> bool:
+    """Whether a triggered SOP opens a proactive case instead of running as a sequence.
+
+    A step that a person owns needs what a case gives: a place in the inbox, the
+    checklist with its due time, the SOP's fields and templates, escalation, and
+    follow-ups anchored on that step or on resolution. An SOP whose steps are all the
+    system's (a welcome series) runs as a sequence of e-mails and follow-ups.
+    """
+    return any(step.owner != SYSTEM_OWNER for step in sop.steps)
+
+
 def customer_sequence(
     sop: FrontMatter,
     customer: Customer,
@@ -58,13 +81,9 @@ def customer_sequence(
     calendar: business_time.Calendar | None = None,
 ) -> list[Decision]:
     """The sends, tasks and follow-ups `event` starts under `sop`; [] if it does not apply."""
-    if event.at > now:
-        raise InvalidInput(f"the {event.trigger.value} event at {event.at} has not happened yet")
-    if sop.applies_to.trigger is not event.trigger:
+    if not sequence_applies(sop, customer, event, now):
         return []
     context = sequence_context(sop, customer)
-    if not holds(sop.applies_to.when, context):
-        return []
     calendar = calendar or business_time.default_calendar()
     base = f"customer:{customer.id}:{sop.id}:{event.id}"
     decisions: list[Decision] = [
