@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import timers as timers_module
@@ -245,6 +245,30 @@ def test_a_state_saved_elsewhere_is_read_again(library: Session, settings: Setti
     again = look_at_runs(library, [case_id], settings)[case_id]
     library.rollback()
     assert again is not None and again.state.case.priority == "urgent"
+
+
+def test_an_unchanged_state_is_neither_read_nor_parsed_again(
+    library: Session, settings: Settings
+) -> None:
+    """On PostgreSQL the row's `xmin` tells, without turning kilobytes of JSONB into text."""
+    (case_id,) = open_set(library, settings, "stamp")[:1]
+    first = look_at_runs(library, [case_id], settings)[case_id]
+    library.rollback()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    bind = library.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        second = look_at_runs(library, [case_id], settings)[case_id]
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+        library.rollback()
+    assert first is not None and second is not None and second.state is first.state
+    if bind.dialect.name == "postgresql":
+        assert not [s for s in statements if "sop_runs.state" in s]
 
 
 def test_follow_ups_sent_by_a_batch_are_those_sent_one_by_one(

@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Text, bindparam, cast, insert, or_, select, update
+from sqlalchemy import Text, bindparam, cast, insert, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -306,9 +306,10 @@ def look_at_runs(
     `skip_locked`, a case another transaction holds (PostgreSQL). The cases are locked
     in id order, so callers whose sets overlap queue up instead of deadlocking.
 
-    Three plain queries and no ORM object: enough to ask the engine whether a case has
-    anything to do, before paying for the objects an action needs to change it. A
-    state stored as the same text as the last one read is not parsed again.
+    Plain queries and no ORM object: enough to ask the engine whether a case has
+    anything to do, before paying for the objects an action needs to change it. A state
+    this process has read before is not read or parsed again while its stamp is the same
+    (`_state_stamp`).
     """
     query = select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id)
     found: dict[int, RunLook | None] = dict.fromkeys(
@@ -320,29 +321,76 @@ def look_at_runs(
             SopRunRow.case_id,
             SopRunRow.sop_version_id,
             SopVersion.content_hash,
-            cast(SopRunRow.state, Text),
+            _state_stamp(session),
         )
         .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
         .where(SopRunRow.case_id.in_(list(found)), SopRunRow.status == RunStatus.ACTIVE.value)
         .order_by(SopRunRow.case_id, SopRunRow.id.desc())
     )
     calendars: dict[str, Calendar] = {}
-    for run_id, case_id, version_id, content_hash, text in session.execute(runs):
-        if found[case_id] is not None:
+    chosen: dict[int, tuple[int, FrontMatter, Calendar]] = {}
+    stamps: dict[int, tuple[FrontMatter, str]] = {}
+    for run_id, case_id, version_id, content_hash, stamp in session.execute(runs):
+        if case_id in chosen:
             continue  # an older active run
         sop = pinned_front_matter(session, version_id, content_hash)
-        calendar = _calendar_once(session, sop, settings, calendars)
-        found[case_id] = RunLook(sop, calendar, state_from_text(run_id, sop, text))
+        chosen[case_id] = (run_id, sop, _calendar_once(session, sop, settings, calendars))
+        stamps[run_id] = (sop, stamp)
+    states = _stamped_states(session, stamps)
+    for case_id, (run_id, sop, calendar) in chosen.items():
+        found[case_id] = RunLook(sop, calendar, states[run_id])
     return found
+
+
+def _state_stamp(session: Session) -> Any:
+    """A column that changes whenever a run's state is saved.
+
+    On PostgreSQL, the row version's transaction id (`xmin`): a few bytes, where the
+    state itself is kilobytes of JSONB to turn into text. Every save writes a new row
+    version in a transaction of its own, and ids are unique across the server until
+    they wrap after about 4 billion transactions, far longer than this process keeps a
+    stamp (`MAX_CACHED_STATES`, cleared when full). Elsewhere, the state's text itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(literal_column("sop_runs.xmin"), Text)
+    return cast(SopRunRow.state, Text)
+
+
+def _stamped_states(
+    session: Session, stamps: dict[int, tuple[FrontMatter, str]]
+) -> dict[int, CaseState]:
+    """The runs' states: the one last read where the stamp is the same, else read now."""
+    states: dict[int, CaseState] = {}
+    missing: list[int] = []
+    for run_id, (sop, stamp) in stamps.items():
+        kept = _STATE_TEXTS.get(run_id)
+        if kept is not None and kept[0] is sop and kept[1] == stamp:
+            states[run_id] = kept[2]
+        else:
+            missing.append(run_id)
+    if not missing:
+        return states
+    if session.get_bind().dialect.name != "postgresql":  # the stamp is the text
+        return states | {i: state_from_text(i, *stamps[i], stamps[i][1]) for i in missing}
+    query = select(SopRunRow.id, _state_stamp(session), cast(SopRunRow.state, Text)).where(
+        SopRunRow.id.in_(missing)
+    )
+    for run_id, stamp, text in session.execute(query):
+        states[run_id] = state_from_text(run_id, stamps[run_id][0], text, stamp)
+    return states
 
 
 _STATE_TEXTS: dict[int, tuple[FrontMatter, str, CaseState]] = {}
 
 
-def state_from_text(run_id: int, sop: FrontMatter, text: str) -> CaseState:
-    """`run_state` for a state read as JSON text (see `look_at_runs`)."""
+def state_from_text(
+    run_id: int, sop: FrontMatter, text: str, stamp: str | None = None
+) -> CaseState:
+    """`run_state` for a state read as JSON text (see `look_at_runs`), kept under
+    `stamp` (default: the text itself)."""
+    stamp = text if stamp is None else stamp
     kept = _STATE_TEXTS.get(run_id)
-    if kept is not None and kept[0] is sop and kept[1] == text:
+    if kept is not None and kept[0] is sop and kept[1] == stamp:
         return kept[2]
     document = json.loads(text)
     known = _STATES.get(run_id)
@@ -353,7 +401,7 @@ def state_from_text(run_id: int, sop: FrontMatter, text: str) -> CaseState:
         remember_state(run_id, sop, document, state)
     if len(_STATE_TEXTS) >= MAX_CACHED_STATES:
         _STATE_TEXTS.clear()
-    _STATE_TEXTS[run_id] = (sop, text, state)
+    _STATE_TEXTS[run_id] = (sop, stamp, state)
     return state
 
 
