@@ -21,8 +21,9 @@ bulk-loaded with COPY and topped up before each run, make every run start with
 `--pending` pending timers. Every timer a worker run fires goes through the real
 worker: `Worker.run_once()` of `sopdesk.worker.runner` (reclaim, `claim_timers` in
 batches of 100 with `FOR UPDATE SKIP LOCKED`, then `sopdesk.actions.timers.do_fire_timers`
-on slices of 25 as `sopdesk worker` does: one transaction per case, which locks it,
-loads its run, `decide`s, applies the decisions and marks its timers done), looped as
+on slices of `FIRE_SLICE` (100) as `sopdesk worker` does: one transaction per slice,
+which locks its cases, reads their runs, `decide`s, applies the decisions and marks the
+timers done), looped as
 `Worker.run()` loops it (an idle worker sleeps until the next timer is due, at most the
 1 s poll interval), with `deliver=None` (e-mail stays queued).
 

@@ -224,6 +224,26 @@ def test_crash_after_claim_before_send_sends_once(
     assert fired_counts(session) == {"t:0": 1}
 
 
+def test_a_busy_worker_looks_for_expired_leases_once_a_second(
+    sessions: sessionmaker[Session], session: Session, now: datetime
+) -> None:
+    """The look scans the claimed rows' index entries: once per round would cost the
+    server more than the claim when rounds are small. The first round always looks."""
+    clock = Clock(now)
+    worker = make_worker(sessions, clock, None, lease=timedelta(seconds=30))
+    add_timers(session, 1, now - timedelta(minutes=10), prefix="first")
+    assert claim_timers(session, now - timedelta(minutes=5), "dead-worker")
+    assert worker.run_once().reclaimed.timers == 1  # the first round looks
+    add_timers(session, 1, now - timedelta(minutes=10), prefix="second")
+    assert claim_timers(session, now - timedelta(minutes=5), "dead-worker")
+    clock.advance(seconds=0.5)
+    assert worker.run_once().reclaimed.timers == 0  # too soon to look again
+    clock.advance(seconds=0.5)
+    assert worker.run_once().reclaimed.timers == 1
+    clock.advance(seconds=0.5)
+    assert fired_counts(session) == {"first:0": 1, "second:0": 1}
+
+
 def test_crash_after_smtp_accept_resends_with_the_same_message_id(
     sessions: sessionmaker[Session], session: Session, now: datetime, sink: tuple[Sink, SmtpConfig]
 ) -> None:

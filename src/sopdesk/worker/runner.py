@@ -54,6 +54,10 @@ from sopdesk.worker.webhooks import webhook_round
 log = logging.getLogger("sopdesk.worker")
 
 FIRE_SLICE = 100
+RECLAIM_EVERY = timedelta(seconds=1)
+"""How often a busy worker looks for expired leases: a lease lasts far longer, and the
+look scans every claimed row's index entry, so once per round would cost the server
+more than the claim itself when rounds are small."""
 """Timers handed to one `fire_timers` call: small enough to re-check the lease and a
 stop request often, large enough that a case's timers claimed together fire together."""
 
@@ -215,7 +219,7 @@ class Worker:
         self.jitter = jitter
         self._stop = threading.Event()
         self._stop_at: float | None = None
-        self._started = False
+        self._reclaim_after: datetime | None = None  # None: not reclaimed yet
 
     @property
     def fire_timer(self) -> FireTimer:
@@ -290,15 +294,17 @@ class Worker:
         webhook deliveries."""
         stats = RoundStats()
         with self._round_session() as session:
-            force = self.config.reclaim_all_at_start and not self._started
-            stats.reclaimed = reclaim_expired(
-                session,
-                self.clock(),
-                timer_policy=self.config.timer_policy,
-                email_policy=self.config.email_policy,
-                force=force,
-            )
-            self._started = True
+            now = self.clock()
+            if self._reclaim_after is None or now >= self._reclaim_after:
+                force = self.config.reclaim_all_at_start and self._reclaim_after is None
+                stats.reclaimed = reclaim_expired(
+                    session,
+                    now,
+                    timer_policy=self.config.timer_policy,
+                    email_policy=self.config.email_policy,
+                    force=force,
+                )
+                self._reclaim_after = now + RECLAIM_EVERY
             stats.dead += stats.reclaimed.timers_dead + stats.reclaimed.emails_dead
             if not self.stopping:
                 self._timer_batch(session, stats)
