@@ -479,6 +479,7 @@ class OutboxRow(Base):
         CheckConstraint(f"status IN ({_in(OutboxStatus)})", name="status"),
         CheckConstraint(f"kind IN ({_in(OutboxKind)})", name="kind"),
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_kind_status_next_attempt_at", "kind", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
