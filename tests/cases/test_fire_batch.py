@@ -59,6 +59,17 @@ def due_timer_ids(session: Session, case_ids: list[int], now: datetime) -> list[
     return list(session.scalars(query))
 
 
+def add_stray_timer(session: Session, case_id: int, key: str, due: datetime) -> int:
+    """A timer on the case that is not the engine's: its fire finds nothing new to do."""
+    row = TimerRow(
+        key=key, case_id=case_id, kind="metric", due_at=due, status="pending", attempts=0,
+        payload={"target": "metric:resolution"}, created_at=due,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def snapshot(session: Session, case_id: int) -> dict[str, Any]:
     """What firing left on a case, with its reference taken out of keys."""
     case = session.get(CaseRow, case_id)
@@ -154,16 +165,7 @@ def test_a_fire_with_nothing_to_do_changes_no_row(library: Session, settings: Se
     library.expire_all()
     before = [snapshot(library, case_id) for case_id in case_ids]
     # a second, stray timer on every case: its fire finds the work already done
-    stray = []
-    for case_id in case_ids:
-        row = TimerRow(
-            key=f"stray:{case_id}", case_id=case_id, kind="metric", due_at=later,
-            status="pending", attempts=0, payload={"target": "metric:resolution"},
-            created_at=later,
-        )  # fmt: skip
-        library.add(row)
-        library.flush()
-        stray.append(row.id)
+    stray = [add_stray_timer(library, case_id, f"stray:{case_id}", later) for case_id in case_ids]
     library.commit()
     an_hour_on = later + timedelta(hours=1)
     assert do_fire_timers(library, stray, now=an_hour_on, settings=settings) == dict.fromkeys(stray)
@@ -347,14 +349,9 @@ def test_a_case_found_quiet_is_not_decided_again_until_its_next_timer(
     monkeypatch.setattr(timers_module, "redecide", redecide)
 
     def fire_stray(at: datetime) -> None:
-        row = TimerRow(
-            key=f"stray:{at.isoformat()}", case_id=case_id, kind="metric", due_at=at,
-            status="pending", attempts=0, payload={"target": "metric:resolution"},
-            created_at=at,
-        )  # fmt: skip
-        library.add(row)
+        timer_id = add_stray_timer(library, case_id, f"stray:{at.isoformat()}", at)
         library.commit()
-        assert do_fire_timers(library, [row.id], now=at, settings=settings) == {row.id: None}
+        assert do_fire_timers(library, [timer_id], now=at, settings=settings) == {timer_id: None}
         library.expire_all()
 
     assert upcoming > later
