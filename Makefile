@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint fmt bench clean chromium
+.PHONY: help demo test lint fmt bench bench-web clean chromium
 
 help: #: list the targets
 	@grep -E '^[a-z-]+:.*#:' $(MAKEFILE_LIST) | sed -E 's/:.*#:/\t/'
@@ -53,8 +53,18 @@ fmt: $(BIN)/.installed-dev #: apply ruff fixes and formatting
 test: $(BIN)/.installed-dev lint #: lint, then run every test (SQLite and PostgreSQL)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
-bench: $(BIN)/.installed-dev #: the business-time benchmark (peers in temporary venvs); docs/performance.md lists the others
-	$(BIN)/python benchmarks/business_time.py
+BENCH_OUT ?= bench-results
+
+bench: $(BIN)/.installed-dev #: business time, intake, timers, routing at full size (about 20 min; peers in temporary venvs; PostgreSQL at SOPDESK_TEST_PG_URL); JSON in bench-results/
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/business_time.py --json $(BENCH_OUT)/business_time.json
+	$(BIN)/python benchmarks/intake.py --json $(BENCH_OUT)/intake.json
+	$(BIN)/python benchmarks/timers.py --json $(BENCH_OUT)/timers.json
+	$(BIN)/python benchmarks/routing.py | tee $(BENCH_OUT)/routing.txt
+
+bench-web: $(BIN)/.installed-dev #: the web benchmark at 1,000,000 cases on both databases (about 40 min)
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/web.py --json $(BENCH_OUT)/web.json
 
 clean: #: remove the virtualenv and local data
 	rm -rf $(VENV) $(DATA_DIR) build dist
