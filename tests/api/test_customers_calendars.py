@@ -54,3 +54,56 @@ def test_calendars_put_get_list_and_validation(
     problem(client.put("/api/v1/calendars/UK Office", json=config, headers=manager), 422)
     problem(client.get("/api/v1/calendars/nope", headers=manager), 404)
     problem(client.get("/api/v1/calendars", headers=agent), 403)
+
+
+def test_adding_a_customer_starts_onboarding_once(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    body = {"email": "New@Customer.example", "name": "Nia Obi", "tier": "gold", "tags": ["vip"]}
+    added = client.post("/api/v1/customers", json=body, headers=agent)
+    assert added.status_code == 201, added.text
+    customer = added.json()
+    assert (customer["email"], customer["tier"], customer["tags"]) == (
+        "new@customer.example",
+        "gold",
+        ["vip"],
+    )
+    assert added.headers["location"] == f"/api/v1/customers/{customer['id']}"
+    again = client.post("/api/v1/customers", json=body | {"tier": "silver"}, headers=agent)
+    assert again.status_code == 200 and again.json() == customer  # as they were
+    history = client.get(f"/api/v1/customers/{customer['id']}", headers=agent).json()
+    assert [case["sop"] for case in history["cases"]] == ["customer-onboarding"]
+    problem(client.post("/api/v1/customers", json={"name": "x"}, headers=agent), 422)
+
+
+def test_the_third_purchase_opens_a_loyalty_case_and_a_replay_counts_nothing(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    email = "loyal@customer.example"
+    assert client.post("/api/v1/customers", json={"email": email}, headers=agent).is_success
+    answers = [
+        client.post(
+            f"/api/v1/customers/{email}/purchases", json={"purchase_id": f"o-{n}"}, headers=agent
+        )
+        for n in (1, 2, 3, 3)
+    ]
+    assert [a.status_code for a in answers] == [201] * 4
+    assert [(a.json()["counted"], a.json()["started"]) for a in answers] == [
+        (True, 0),
+        (True, 0),
+        (True, 1),
+        (False, 0),
+    ]
+    assert answers[-1].json()["customer"]["purchases"] == 3
+    history = client.get(f"/api/v1/customers/{email}", headers=agent).json()
+    assert "loyalty-recognition" in [case["sop"] for case in history["cases"]]
+    future = {"purchase_id": "o-9", "at": "2999-01-01T00:00:00Z"}
+    problem(client.post(f"/api/v1/customers/{email}/purchases", json=future, headers=agent), 422)
+    naive = {"purchase_id": "o-9", "at": "2026-01-01T00:00:00"}
+    problem(client.post(f"/api/v1/customers/{email}/purchases", json=naive, headers=agent), 422)
+    missing = {"purchase_id": "o-1"}
+    problem(
+        client.post("/api/v1/customers/nobody@x.example/purchases", json=missing, headers=agent),
+        404,
+    )
+    problem(client.post("/api/v1/customers/99999/purchases", json=missing, headers=agent), 404)

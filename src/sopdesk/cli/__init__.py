@@ -16,6 +16,7 @@ import typer
 from sopdesk.cli import (  # noqa: F401  (imported for their commands)
     calendar,
     cases,
+    customers,
     db,
     demo,
     mail,

@@ -1,4 +1,5 @@
-"""/api/v1/customers: customers a page at a time, and one customer with their history."""
+"""/api/v1/customers: customers a page at a time, one customer with their history, adding
+a customer and counting a purchase (each of which can start SOPs: onboarding, loyalty)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from sopdesk.actions.api_reads import list_customers
 from sopdesk.actions.case_reads import MAX_LIMIT, customer_history
+from sopdesk.actions.customers import find_customer, get_customer
+from sopdesk.actions.sequences import do_create_customer, do_purchase
 from sopdesk.auth.permissions import Principal
+from sopdesk.errors import NotFound
+from sopdesk.store.tables import CustomerRow
 from sopdesk.web.api import models as m
-from sopdesk.web.api.cases import set_next_link
+from sopdesk.web.api.cases import IDEMPOTENT, set_next_link
 from sopdesk.web.api.deps import require
 from sopdesk.web.security import DbSession
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=m.ERROR_RESPONSES)
 
 CustomerReader = Annotated[Principal, Depends(require("customer.read"))]
+CustomerWriter = Annotated[Principal, Depends(require("customer.write"))]
 READ = {"x-permission": "customer.read"}
+WRITE = {"x-permission": "customer.write"}
+CustomerKey = Annotated[
+    m.Text, Path(max_length=320, description="The customer's id or email address")
+]
 _NUMBER = re.compile(r"[0-9]{1,9}")
 
 
@@ -50,20 +60,94 @@ def customers(
     summary="Get a customer with their history",
     openapi_extra=READ,
 )
-def customer(
-    customer: Annotated[
-        m.Text,
-        Path(max_length=320, description="The customer's id or email address"),
-    ],
-    who: CustomerReader,
-    session: DbSession,
-) -> m.CustomerDetail:
+def customer(customer: CustomerKey, who: CustomerReader, session: DbSession) -> m.CustomerDetail:
     """One customer with every case (newest first) and the events about them; a customer
     with more than one case is a repeat customer."""
-    key: int | str = int(customer) if _NUMBER.fullmatch(customer) else customer
-    history = customer_history(session, key)
+    history = customer_history(session, _key(customer))
     return m.CustomerDetail(
         **m.customer_out(history.customer).model_dump(),
         cases=[m.case_summary(row) for row in history.cases],
         events=[m.event_out(event) for event in history.events],
     )
+
+
+@router.post(
+    "",
+    response_model=m.CustomerOut,
+    status_code=201,
+    summary="Add a customer",
+    dependencies=IDEMPOTENT,
+    openapi_extra=WRITE,
+    responses={200: {"model": m.CustomerOut, "description": "The customer existed already"}},
+)
+def add_customer(
+    body: m.CustomerNew,
+    who: CustomerWriter,
+    session: DbSession,
+    request: Request,
+    response: Response,
+) -> m.CustomerOut:
+    """Add a customer; the published SOPs triggered by `customer_created` start for them
+    (onboarding opens a case for the team). A customer with this email already is
+    returned as they are, with 200, and starts nothing."""
+    known = find_customer(session, body.email) is not None
+    session.rollback()  # a look only; the action is a transaction of its own
+    row = do_create_customer(
+        session,
+        email=body.email,
+        name=body.name,
+        tier=body.tier,
+        tags=list(body.tags),
+        phone=body.phone,
+        settings=request.app.state.settings,
+    )
+    response.status_code = 200 if known else 201
+    response.headers["Location"] = f"/api/v1/customers/{row.id}"
+    return m.customer_out(row)
+
+
+@router.post(
+    "/{customer}/purchases",
+    response_model=m.PurchaseOut,
+    status_code=201,
+    summary="Count a purchase",
+    dependencies=IDEMPOTENT,
+    openapi_extra=WRITE,
+)
+def purchase(
+    customer: CustomerKey,
+    body: m.PurchaseIn,
+    who: CustomerWriter,
+    session: DbSession,
+    request: Request,
+) -> m.PurchaseOut:
+    """Count one purchase of the customer; the published SOPs triggered by `purchase`
+    whose condition now holds start (loyalty recognition at the 3rd, 5th, 10th… opens
+    a case for the team). The same `purchase_id` again counts nothing (`counted`
+    false)."""
+    row = _customer(session, customer)
+    before, customer_id = row.purchases, row.id
+    session.rollback()
+    started = do_purchase(
+        session,
+        customer_id,
+        purchase_id=body.purchase_id,
+        at=body.at,
+        settings=request.app.state.settings,
+    )
+    after = get_customer(session, customer_id)
+    return m.PurchaseOut(
+        customer=m.customer_out(after), counted=after.purchases > before, started=started
+    )
+
+
+def _key(customer: str) -> int | str:
+    return int(customer) if _NUMBER.fullmatch(customer) else customer
+
+
+def _customer(session: DbSession, customer: str) -> CustomerRow:
+    key = _key(customer)
+    row = get_customer(session, key) if isinstance(key, int) else find_customer(session, key)
+    if row is None:
+        raise NotFound(f"no customer {customer!r}")
+    return row

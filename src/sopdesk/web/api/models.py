@@ -94,6 +94,33 @@ class CustomerOut(CustomerRef):
     updated_at: datetime
 
 
+class CustomerNew(CustomerIn):
+    """A customer to add. One that exists already (same email) is returned as it is."""
+
+    phone: Text | None = Field(None, max_length=50, examples=["+44 20 7946 0000"])
+    tier: Text | None = Field(None, max_length=40, examples=["gold"])
+    tags: list[Annotated[Text, Field(max_length=60)]] = Field([], max_length=50)
+
+
+class PurchaseIn(BaseModel):
+    """A purchase to count; the same `purchase_id` is counted once."""
+
+    purchase_id: Text = Field(
+        min_length=1, max_length=200, examples=["order-1042"], description="Your order number"
+    )
+    at: Instant | None = Field(
+        None, description="When it was made (default: now); not in the future"
+    )
+
+
+class PurchaseOut(BaseModel):
+    """The customer after the purchase, and what it started."""
+
+    customer: CustomerOut
+    counted: bool = Field(description="False when this purchase id was counted before")
+    started: int = Field(ge=0, description="SOPs the purchase started (e.g. loyalty recognition)")
+
+
 class CustomerList(BaseModel):
     """One page of customers; pass `next_cursor` as `cursor` for the next (null: last page)."""
 

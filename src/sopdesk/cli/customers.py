@@ -1,0 +1,99 @@
+"""`sopdesk customer add|purchase`: tell sopdesk about customers and what they buy.
+
+Adding a customer starts the published SOPs triggered by `customer_created`
+(onboarding); counting a purchase starts those triggered by `purchase` whose condition
+holds (loyalty recognition). Each command calls one action and prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from sopdesk.actions.customers import find_customer, get_customer
+from sopdesk.actions.sequences import do_create_customer, do_purchase
+from sopdesk.cli.app import app
+from sopdesk.cli.cases import FORMAT, Format
+from sopdesk.cli.db import open_session
+from sopdesk.errors import InvalidInput, NotFound
+from sopdesk.settings import Settings
+
+customer_app = typer.Typer(
+    help="Add customers and count their purchases (onboarding, loyalty).", no_args_is_help=True
+)
+app.add_typer(customer_app, name="customer")
+
+
+@customer_app.command("add")
+def add_command(
+    email: Annotated[str, typer.Argument(help="The customer's e-mail address.")],
+    name: Annotated[str, typer.Option("--name", help="The customer's name.")] = "",
+    tier: Annotated[str | None, typer.Option("--tier", help="e.g. gold.")] = None,
+    tags: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="A phone number.")] = None,
+    fmt: Format = FORMAT,
+) -> None:
+    """Add a customer (a known address is left as it is) and start onboarding."""
+    with open_session() as session:
+        known = find_customer(session, email) is not None
+        session.rollback()
+        row = do_create_customer(
+            session,
+            email=email,
+            name=name,
+            tier=tier,
+            tags=list(tags or []),
+            phone=phone,
+            settings=Settings(),
+        )
+        if fmt is Format.JSON:
+            typer.echo(json.dumps({"id": row.id, "email": row.email, "added": not known}))
+            return
+        typer.echo(f"{'known' if known else 'added'} customer {row.id}: {row.email}")
+
+
+@customer_app.command("purchase")
+def purchase_command(
+    customer: Annotated[str, typer.Argument(help="The customer's id or e-mail address.")],
+    purchase_id: Annotated[str, typer.Argument(help="Your order number; counted once.")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="When it was made, ISO 8601 with a zone.")
+    ] = None,
+    fmt: Format = FORMAT,
+) -> None:
+    """Count one purchase; loyalty recognition starts when its condition holds."""
+    with open_session() as session:
+        row = (
+            get_customer(session, int(customer))
+            if customer.isdigit()
+            else find_customer(session, customer)
+        )
+        if row is None:
+            raise NotFound(f"no customer {customer!r}", hint="'sopdesk customer add' adds one")
+        before, customer_id = row.purchases, row.id
+        session.rollback()
+        started = do_purchase(
+            session, customer_id, purchase_id=purchase_id, at=_instant(at), settings=Settings()
+        )
+        after = get_customer(session, customer_id).purchases
+        if fmt is Format.JSON:
+            result = {"customer": customer_id, "purchases": after, "started": started}
+            typer.echo(json.dumps(result | {"counted": after > before}))
+            return
+        counted = "counted" if after > before else "already counted"
+        typer.echo(f"purchase {purchase_id} {counted}: {after} in all; {started} SOP(s) started")
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--at {value!r} is not an ISO 8601 instant") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"--at {value!r} has no time zone", hint="e.g. 2026-03-02T10:00Z")
+    return moment

@@ -1,0 +1,46 @@
+"""`sopdesk customer add|purchase`: onboarding and loyalty started from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Runner
+
+
+@pytest.fixture
+def initialised(cli: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Runner:
+    monkeypatch.delenv("SOPDESK_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SOPDESK_DATA_DIR", str(tmp_path / "data"))
+    assert cli("init").code == 0
+    return cli
+
+
+def test_add_a_customer_then_count_purchases(initialised: Runner) -> None:
+    cli = initialised
+    added = cli("customer", "add", "lou@customer.example", "--name", "Lou Park", "--tag", "vip")
+    assert added.code == 0, added.err
+    assert added.out.startswith("added customer ") and "lou@customer.example" in added.out
+    assert cli("customer", "add", "LOU@customer.example").out.startswith("known customer ")
+    runs = [
+        cli("customer", "purchase", "lou@customer.example", f"o-{n}", "--format", "json")
+        for n in (1, 2, 3)
+    ]
+    assert [json.loads(r.out)["started"] for r in runs] == [0, 0, 1]
+    again = cli("customer", "purchase", "lou@customer.example", "o-3")
+    assert again.code == 0 and "already counted: 3 in all; 0 SOP(s) started" in again.out
+    cases = json.loads(cli("case", "list", "--format", "json").out)
+    assert {"customer-onboarding", "loyalty-recognition"} <= {case["sop"] for case in cases}
+
+
+def test_bad_purchases_are_refused_with_a_reason(initialised: Runner) -> None:
+    cli = initialised
+    assert cli("customer", "add", "ann@customer.example").code == 0
+    naive = cli("customer", "purchase", "ann@customer.example", "o-1", "--at", "2026-03-02")
+    assert naive.code == 1 and "has no time zone" in naive.err
+    future = cli("customer", "purchase", "ann@customer.example", "o-1", "--at", "2999-01-01T00:00Z")
+    assert future.code == 1 and "has not happened yet" in future.err
+    unknown = cli("customer", "purchase", "nobody@customer.example", "o-1")
+    assert unknown.code == 1 and "no customer" in unknown.err
