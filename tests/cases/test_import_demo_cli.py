@@ -70,6 +70,8 @@ def test_the_demo_runs_every_library_sop_and_refuses_to_load_twice(
     assert library_ids <= report.sops
     statuses = set(session.scalars(select(CaseRow.status)))
     assert {"new", "open", "pending", "resolved"} <= statuses
+    every_case = session.scalars(select(CaseRow.reference).order_by(CaseRow.id))
+    assert report.cases == list(every_case)  # the triggered ones too
     kinds = set(session.scalars(select(CaseEventRow.kind)))
     assert {
         "sla.warning",

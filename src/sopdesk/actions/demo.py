@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import cases as changes
@@ -82,9 +82,13 @@ def do_load_demo(
         )
     session.rollback()
     do_load_library(session, now=moment - timedelta(days=60))
+    before = session.scalar(select(func.max(CaseRow.id))) or 0
     player = _Player(session, settings, moment, random.Random(seed))
     player.play()
     player.advance(moment)
+    # with the cases customers' events opened (onboarding, loyalty), not only the stories
+    loaded = select(CaseRow.reference).where(CaseRow.id > before).order_by(CaseRow.id)
+    player.report.cases = [reference or "" for reference in session.scalars(loaded)]
     _mark_history_sent(session, moment)
     log_event(session, DEMO_EVENT, moment, seed=seed, cases=len(player.report.cases))
     session.commit()
