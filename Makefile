@@ -55,7 +55,7 @@ test: $(BIN)/.installed-dev lint #: lint, then run every test (SQLite and Postgr
 
 BENCH_OUT ?= bench-results
 
-bench: $(BIN)/.installed-dev #: business time, intake, timers, routing at full size (about 20 min; peers in temporary venvs; PostgreSQL at SOPDESK_TEST_PG_URL); JSON in bench-results/
+bench: $(BIN)/.installed-dev #: business time, intake, timers, routing at full size (about 10 min; peers in temporary venvs; PostgreSQL at SOPDESK_TEST_PG_URL); JSON in bench-results/
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python benchmarks/business_time.py --json $(BENCH_OUT)/business_time.json
 	$(BIN)/python benchmarks/intake.py --json $(BENCH_OUT)/intake.json
