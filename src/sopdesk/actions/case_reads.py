@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload, load_only
 
 from sopdesk.actions.case_state import active_run, find_case_id
+from sopdesk.actions.customers import customer_by_key
 from sopdesk.errors import InvalidInput, NotFound
 from sopdesk.store.tables import (
     CaseEventRow,
@@ -211,13 +212,7 @@ class CustomerHistory:
 
 def customer_history(session: Session, customer: int | str) -> CustomerHistory:
     """A customer by id or e-mail address, with every case and event about them."""
-    if isinstance(customer, int):
-        row = session.get(CustomerRow, customer)
-    else:
-        email = customer.strip().lower()
-        row = session.scalar(select(CustomerRow).where(CustomerRow.email == email))
-    if row is None:
-        raise NotFound(f"no customer {customer!r}")
+    row = customer_by_key(session, customer)
     cases = session.scalars(
         select(CaseRow).where(CaseRow.customer_id == row.id).order_by(CaseRow.opened_at.desc())
     )

@@ -370,8 +370,11 @@ def _stamped_states(
             missing.append(run_id)
     if not missing:
         return states
-    if session.get_bind().dialect.name != "postgresql":  # the stamp is the text
-        return states | {i: state_from_text(i, *stamps[i], stamps[i][1]) for i in missing}
+    if session.get_bind().dialect.name != "postgresql":  # the stamp is the text itself
+        for run_id in missing:
+            sop, text = stamps[run_id]
+            states[run_id] = state_from_text(run_id, sop, text)
+        return states
     query = select(SopRunRow.id, _state_stamp(session), cast(SopRunRow.state, Text)).where(
         SopRunRow.id.in_(missing)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,28 @@ def get_customer(session: Session, customer_id: int) -> CustomerRow:
     row = session.get(CustomerRow, customer_id)
     if row is None:
         raise NotFound(f"no customer with id {customer_id}")
+    return row
+
+
+_ID = re.compile(r"[0-9]{1,9}")
+
+
+def customer_key(text: str) -> int | str:
+    """How a person names a customer (in a URL, on the command line): an id when it is
+    a number, else an e-mail address."""
+    return int(text) if _ID.fullmatch(text) else text
+
+
+def customer_by_key(session: Session, key: int | str) -> CustomerRow:
+    """The customer with this id or e-mail address (any case); `NotFound` otherwise,
+    also for a text that is no address at all."""
+    if isinstance(key, int):
+        row = session.get(CustomerRow, key)
+    else:
+        email = key.strip().lower()
+        row = session.scalar(select(CustomerRow).where(CustomerRow.email == email))
+    if row is None:
+        raise NotFound(f"no customer {key!r}")
     return row
 
 

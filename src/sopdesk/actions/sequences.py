@@ -18,6 +18,7 @@ follow-up is keyed by the engine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +37,12 @@ from sopdesk.actions.context import (
     email_payload,
     render_template_payload,
 )
-from sopdesk.actions.customers import engine_customer, ensure_customer, get_customer
+from sopdesk.actions.customers import (
+    customer_by_key,
+    engine_customer,
+    ensure_customer,
+    get_customer,
+)
 from sopdesk.actions.effects import schedule_timer
 from sopdesk.actions.outbound import outbox_exists
 from sopdesk.actions.published import Published, published_for
@@ -61,7 +67,36 @@ from sopdesk.store.tables import CustomerRow, OutboxRow, SopVersion, TimerRow, T
 SEQUENCE_TIMER = "sequence"
 
 
+@dataclass(frozen=True)
+class AddedCustomer:
+    customer: CustomerRow
+    created: bool  # False: a customer with this address was there already
+    started: int  # the SOPs their creation started
+
+
 @atomic_case
+def do_add_customer(
+    session: Session,
+    *,
+    email: str,
+    name: str = "",
+    tier: str | None = None,
+    tags: list[str] | None = None,
+    phone: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> AddedCustomer:
+    """Create a customer and start onboarding; a known address is left as it is."""
+    moment, settings = resolve_now(now), settings or Settings()
+    row, created = ensure_customer(session, email, name, moment, tier=tier, tags=tags, phone=phone)
+    started = 0
+    if created:
+        started = run_sequences(
+            session, row, Trigger.CUSTOMER_CREATED, "created", row.created_at, moment, settings
+        )
+    return AddedCustomer(row, created, started)
+
+
 def do_create_customer(
     session: Session,
     *,
@@ -73,14 +108,18 @@ def do_create_customer(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> CustomerRow:
-    """Create a customer (or find the one with this address) and start onboarding."""
-    moment, settings = resolve_now(now), settings or Settings()
-    row, created = ensure_customer(session, email, name, moment, tier=tier, tags=tags, phone=phone)
-    if created:
-        run_sequences(
-            session, row, Trigger.CUSTOMER_CREATED, "created", row.created_at, moment, settings
-        )
-    return row
+    """`do_add_customer`'s customer (created, or found with this address)."""
+    added = do_add_customer(
+        session,
+        email=email,
+        name=name,
+        tier=tier,
+        tags=tags,
+        phone=phone,
+        now=now,
+        settings=settings,
+    )
+    return added.customer
 
 
 @atomic_case
@@ -105,7 +144,48 @@ def do_customer_created(
     )
 
 
+@dataclass(frozen=True)
+class CountedPurchase:
+    customer: CustomerRow
+    counted: bool  # False: this purchase id was counted before
+    started: int  # the SOPs the purchase started
+
+
 @atomic_case
+def do_count_purchase(
+    session: Session,
+    customer: int | str,
+    *,
+    purchase_id: str,
+    at: datetime | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> CountedPurchase:
+    """Count one purchase of the customer (by id or e-mail address) and start the
+    `purchase` SOPs whose condition now holds; a replayed purchase id counts nothing."""
+    moment = resolve_now(now)
+    row = customer_by_key(session, customer)
+    marker = f"customer:{row.id}:purchase:{purchase_id}"
+    if session.scalar(select(TimerRow.id).where(TimerRow.key == marker)) is not None:
+        return CountedPurchase(row, counted=False, started=0)
+    _marker(session, marker, row, at or moment, moment, {"purchase_id": purchase_id})
+    row.purchases += 1
+    row.updated_at = moment
+    log_event(
+        session,
+        "customer.purchase",
+        at or moment,
+        customer_id=row.id,
+        purchase_id=purchase_id,
+        purchases=row.purchases,
+    )
+    event_id = f"purchase-{purchase_id}"
+    started = run_sequences(
+        session, row, Trigger.PURCHASE, event_id, at or moment, moment, settings or Settings()
+    )
+    return CountedPurchase(row, counted=True, started=started)
+
+
 def do_purchase(
     session: Session,
     customer_id: int,
@@ -115,32 +195,11 @@ def do_purchase(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> int:
-    """Count one purchase and run the `purchase` sequences; a replayed id counts once."""
-    moment = resolve_now(now)
-    customer = get_customer(session, customer_id)
-    marker = f"customer:{customer.id}:purchase:{purchase_id}"
-    if session.scalar(select(TimerRow.id).where(TimerRow.key == marker)) is not None:
-        return 0
-    _marker(session, marker, customer, at or moment, moment, {"purchase_id": purchase_id})
-    customer.purchases += 1
-    customer.updated_at = moment
-    log_event(
-        session,
-        "customer.purchase",
-        at or moment,
-        customer_id=customer.id,
-        purchase_id=purchase_id,
-        purchases=customer.purchases,
+    """`do_count_purchase` by customer id: how many SOPs the purchase started."""
+    counted = do_count_purchase(
+        session, customer_id, purchase_id=purchase_id, at=at, now=now, settings=settings
     )
-    return run_sequences(
-        session,
-        customer,
-        Trigger.PURCHASE,
-        f"purchase-{purchase_id}",
-        at or moment,
-        moment,
-        settings or Settings(),
-    )
+    return counted.started
 
 
 def run_sequences(
@@ -159,7 +218,8 @@ def run_sequences(
         base = f"customer:{customer.id}:{sop.id}:{event_id}"
         if session.scalar(select(TimerRow.id).where(TimerRow.key == base)) is not None:
             continue
-        if not sequence_applies(sop, engine_customer(customer), event, now):
+        person = engine_customer(customer)
+        if not sequence_applies(sop, person, event, now):
             continue
         decisions: list[Decision] = []
         case_id: int | None = None
@@ -167,7 +227,7 @@ def run_sequences(
             case_id = _open_proactive_case(session, customer, sop, event, base, now, settings)
         else:
             calendar = calendar_for(session, sop, settings)
-            decisions = customer_sequence(sop, engine_customer(customer), event, now, calendar)
+            decisions = customer_sequence(sop, person, event, now, calendar)
             if not decisions:
                 continue
         started_with = {"sop_id": sop.id, "version": version.version}

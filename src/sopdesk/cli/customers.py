@@ -13,12 +13,12 @@ from typing import Annotated
 
 import typer
 
-from sopdesk.actions.customers import find_customer, get_customer
-from sopdesk.actions.sequences import do_create_customer, do_purchase
+from sopdesk.actions.customers import customer_key
+from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.cli.app import app
 from sopdesk.cli.cases import FORMAT, Format
 from sopdesk.cli.db import open_session
-from sopdesk.errors import InvalidInput, NotFound
+from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
 
 customer_app = typer.Typer(
@@ -38,9 +38,7 @@ def add_command(
 ) -> None:
     """Add a customer (a known address is left as it is) and start onboarding."""
     with open_session() as session:
-        known = find_customer(session, email) is not None
-        session.rollback()
-        row = do_create_customer(
+        added = do_add_customer(
             session,
             email=email,
             name=name,
@@ -49,10 +47,11 @@ def add_command(
             phone=phone,
             settings=Settings(),
         )
+        row = added.customer
         if fmt is Format.JSON:
-            typer.echo(json.dumps({"id": row.id, "email": row.email, "added": not known}))
+            typer.echo(json.dumps({"id": row.id, "email": row.email, "added": added.created}))
             return
-        typer.echo(f"{'known' if known else 'added'} customer {row.id}: {row.email}")
+        typer.echo(f"{'added' if added.created else 'known'} customer {row.id}: {row.email}")
 
 
 @customer_app.command("purchase")
@@ -66,25 +65,22 @@ def purchase_command(
 ) -> None:
     """Count one purchase; loyalty recognition starts when its condition holds."""
     with open_session() as session:
-        row = (
-            get_customer(session, int(customer))
-            if customer.isdigit()
-            else find_customer(session, customer)
+        result = do_count_purchase(
+            session,
+            customer_key(customer),
+            purchase_id=purchase_id,
+            at=_instant(at),
+            settings=Settings(),
         )
-        if row is None:
-            raise NotFound(f"no customer {customer!r}", hint="'sopdesk customer add' adds one")
-        before, customer_id = row.purchases, row.id
-        session.rollback()
-        started = do_purchase(
-            session, customer_id, purchase_id=purchase_id, at=_instant(at), settings=Settings()
-        )
-        after = get_customer(session, customer_id).purchases
+        purchases = result.customer.purchases
         if fmt is Format.JSON:
-            result = {"customer": customer_id, "purchases": after, "started": started}
-            typer.echo(json.dumps(result | {"counted": after > before}))
+            summary = {"customer": result.customer.id, "purchases": purchases}
+            typer.echo(json.dumps(summary | {"started": result.started, "counted": result.counted}))
             return
-        counted = "counted" if after > before else "already counted"
-        typer.echo(f"purchase {purchase_id} {counted}: {after} in all; {started} SOP(s) started")
+        counted = "counted" if result.counted else "already counted"
+        typer.echo(
+            f"purchase {purchase_id} {counted}: {purchases} in all; {result.started} SOP(s) started"
+        )
 
 
 def _instant(value: str | None) -> datetime | None:

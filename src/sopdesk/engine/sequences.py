@@ -7,9 +7,9 @@ owns opens a proactive case that runs it like any case (`runs_as_case`; the shel
 it). One whose steps are all the system's runs here, as a sequence not tied to a case:
 its time limits count from the event (`opened` is the event's instant), a step that
 sends a template sends at once, and each follow-up anchored on the event is scheduled
-`after` its delay. Keys are derived from the customer, the SOP and the event, so replaying the same
-event decides the same keys. At a follow-up's instant, `release_sequence_followup`
-checks its `unless`.
+`after` its delay. Keys are derived from the customer, the SOP and the event, so
+replaying the same event decides the same keys. At a follow-up's instant,
+`release_sequence_followup` checks its `unless`.
 """
 
 from __future__ import annotations

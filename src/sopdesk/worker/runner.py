@@ -54,12 +54,12 @@ from sopdesk.worker.webhooks import webhook_round
 log = logging.getLogger("sopdesk.worker")
 
 FIRE_SLICE = 100
+"""Timers handed to one `fire_timers` call: small enough to re-check the lease and a
+stop request often, large enough that a case's timers claimed together fire together."""
 RECLAIM_EVERY = timedelta(seconds=1)
 """How often a busy worker looks for expired leases: a lease lasts far longer, and the
 look scans every claimed row's index entry, so once per round would cost the server
 more than the claim itself when rounds are small."""
-"""Timers handed to one `fire_timers` call: small enough to re-check the lease and a
-stop request often, large enough that a case's timers claimed together fire together."""
 
 TIMER_POLICY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=8)
 EMAIL_POLICY = RetryPolicy(base=timedelta(seconds=60), cap=timedelta(hours=4), max_attempts=12)

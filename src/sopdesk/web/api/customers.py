@@ -3,18 +3,15 @@ a customer and counting a purchase (each of which can start SOPs: onboarding, lo
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from sopdesk.actions.api_reads import list_customers
 from sopdesk.actions.case_reads import MAX_LIMIT, customer_history
-from sopdesk.actions.customers import find_customer, get_customer
-from sopdesk.actions.sequences import do_create_customer, do_purchase
+from sopdesk.actions.customers import customer_key
+from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.auth.permissions import Principal
-from sopdesk.errors import NotFound
-from sopdesk.store.tables import CustomerRow
 from sopdesk.web.api import models as m
 from sopdesk.web.api.cases import IDEMPOTENT, set_next_link
 from sopdesk.web.api.deps import require
@@ -29,7 +26,6 @@ WRITE = {"x-permission": "customer.write"}
 CustomerKey = Annotated[
     m.Text, Path(max_length=320, description="The customer's id or email address")
 ]
-_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @router.get("", response_model=m.CustomerList, summary="List customers", openapi_extra=READ)
@@ -63,7 +59,7 @@ def customers(
 def customer(customer: CustomerKey, who: CustomerReader, session: DbSession) -> m.CustomerDetail:
     """One customer with every case (newest first) and the events about them; a customer
     with more than one case is a repeat customer."""
-    history = customer_history(session, _key(customer))
+    history = customer_history(session, customer_key(customer))
     return m.CustomerDetail(
         **m.customer_out(history.customer).model_dump(),
         cases=[m.case_summary(row) for row in history.cases],
@@ -90,9 +86,7 @@ def add_customer(
     """Add a customer; the published SOPs triggered by `customer_created` start for them
     (onboarding opens a case for the team). A customer with this email already is
     returned as they are, with 200, and starts nothing."""
-    known = find_customer(session, body.email) is not None
-    session.rollback()  # a look only; the action is a transaction of its own
-    row = do_create_customer(
+    added = do_add_customer(
         session,
         email=body.email,
         name=body.name,
@@ -101,9 +95,9 @@ def add_customer(
         phone=body.phone,
         settings=request.app.state.settings,
     )
-    response.status_code = 200 if known else 201
-    response.headers["Location"] = f"/api/v1/customers/{row.id}"
-    return m.customer_out(row)
+    response.status_code = 201 if added.created else 200
+    response.headers["Location"] = f"/api/v1/customers/{added.customer.id}"
+    return m.customer_out(added.customer)
 
 
 @router.post(
@@ -125,29 +119,13 @@ def purchase(
     whose condition now holds start (loyalty recognition at the 3rd, 5th, 10th… opens
     a case for the team). The same `purchase_id` again counts nothing (`counted`
     false)."""
-    row = _customer(session, customer)
-    before, customer_id = row.purchases, row.id
-    session.rollback()
-    started = do_purchase(
+    result = do_count_purchase(
         session,
-        customer_id,
+        customer_key(customer),
         purchase_id=body.purchase_id,
         at=body.at,
         settings=request.app.state.settings,
     )
-    after = get_customer(session, customer_id)
     return m.PurchaseOut(
-        customer=m.customer_out(after), counted=after.purchases > before, started=started
+        customer=m.customer_out(result.customer), counted=result.counted, started=result.started
     )
-
-
-def _key(customer: str) -> int | str:
-    return int(customer) if _NUMBER.fullmatch(customer) else customer
-
-
-def _customer(session: DbSession, customer: str) -> CustomerRow:
-    key = _key(customer)
-    row = get_customer(session, key) if isinstance(key, int) else find_customer(session, key)
-    if row is None:
-        raise NotFound(f"no customer {customer!r}")
-    return row
