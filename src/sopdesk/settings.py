@@ -12,6 +12,12 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SUPPORT_FORM_TYPES = {
+    "return": "A return or a refund",
+    "complaint": "A complaint",
+    "inquiry": "A question",
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOPDESK_", extra="ignore")
@@ -69,6 +75,16 @@ class Settings(BaseSettings):
     )
     link_ttl_days: int = Field(
         default=30, ge=1, le=1000, description="How long links sent to customers stay valid."
+    )
+    support_form: bool = Field(
+        default=True,
+        description="Serve the public support form at /support (false: it answers 404).",
+    )
+    support_form_types: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_SUPPORT_FORM_TYPES),
+        description="The support form's menu: case type -> what the customer reads. Only "
+        "types a published SOP routes on the web are offered; 'Something else' is always "
+        "there and leaves routing to the words of the request.",
     )
     role_addresses: dict[str, str] = Field(
         default_factory=dict,

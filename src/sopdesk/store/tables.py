@@ -581,6 +581,24 @@ class WebSessionRow(Base):
     user_agent: Mapped[str] = mapped_column(String(200), default="")
 
 
+class SupportFormPostRow(Base):
+    """A request sent through the public support form, kept for its spam limits.
+
+    `email_key` hashes the address the visitor gave; `ip` is the client address.
+    """
+
+    __tablename__ = "support_form_posts"
+    __table_args__ = (
+        Index("ix_support_form_posts_ip_at", "ip", "at"),
+        Index("ix_support_form_posts_email_key_at", "email_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    email_key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class SignInAttemptRow(Base):
     """A sign-in attempt being checked, or one that failed, for the rate limit.
 

@@ -20,7 +20,7 @@ from sopdesk.logs import configure as configure_logging
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
 from sopdesk.store.migrate import current_revision, head_revision
-from sopdesk.web import api, customer_pages, metrics, pages, security, ui
+from sopdesk.web import api, customer_pages, metrics, pages, security, support_form, ui
 from sopdesk.web.observability import ObservedFastAPI
 from sopdesk.web.rendering import error_page
 from sopdesk.web.ui.inbox import COUNTS_TTL_SECONDS
@@ -77,6 +77,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     metrics.install(app, settings)  # GET /metrics (Prometheus)
     app.include_router(security.router)  # sign-in, sign-out, first-run setup
     app.include_router(customer_pages.router)  # /l/...: the signed links customers click
+    app.include_router(support_form.router)  # /support: the public support form
     api.install(app, page_error=_sopdesk_error, page_http_error=_http_error)  # + error handlers
     app.add_middleware(SecurityHeaders)
     return app

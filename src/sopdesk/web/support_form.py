@@ -1,0 +1,209 @@
+"""The public support form at `/support`: how customers write in without e-mail.
+
+No sign-in. The page offers the request types of `actions.support_form.request_types`
+and up to `MAX_FILES` files; sending it opens a case on the `web` channel, routed and
+run like any other, and answers with its reference. The form carries a CSRF token
+bound to the visitor's pre-session cookie (as the sign-in form does) and a random key,
+so a second click or a reload opens no second case. A hidden field people leave empty
+catches the simplest bots: when it is filled the visitor sees the usual thanks and
+nothing is stored. A body over `MAX_BODY` bytes is refused before it is parsed.
+Pages keep the strict CSP of the customer pages (no script), are never cached, and
+`settings.support_form = false` turns the form off (404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+import secrets
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from sopdesk.actions import support_form as form_actions
+from sopdesk.auth import csrf
+from sopdesk.channels.email_in.model import Attachment
+from sopdesk.errors import NotFound, SopdeskError
+from sopdesk.settings import Settings
+from sopdesk.web.customer_pages import PRIVATE_HEADERS
+from sopdesk.web.rendering import page
+from sopdesk.web.security import DbSession, client_ip, csrf_binding, form_page
+
+router = APIRouter(include_in_schema=False)
+PATH = "/support"
+MAX_BODY = form_actions.MAX_TOTAL_BYTES + 1024 * 1024  # the files, and room for the fields
+TRAP = "website"
+"""The hidden field only bots fill in."""
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _enabled(request: Request) -> Settings:
+    settings = _settings(request)
+    if not settings.support_form:
+        raise NotFound("there is no support form here")
+    return settings
+
+
+def _show(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    settings = _settings(request)
+    full = {"company": settings.company_name, "support_address": settings.support_address}
+    render = form_page if name == "support.html" else page
+    response = render(request, f"links/{name}", {**full, **context}, status)
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+def _form(
+    request: Request,
+    types: list[tuple[str, str]],
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "action": PATH,
+        "types": types,
+        "values": values or {},
+        "errors": errors or {},
+        "message": message,
+        "key": (values or {}).get("key") or secrets.token_urlsafe(24),
+        "limits": {
+            "name": form_actions.MAX_NAME,
+            "email": form_actions.MAX_EMAIL,
+            "subject": form_actions.MAX_SUBJECT,
+            "message": form_actions.MAX_MESSAGE,
+            "files": form_actions.MAX_FILES,
+            "file_mb": form_actions.MAX_FILE_BYTES // (1024 * 1024),
+            "total_mb": form_actions.MAX_TOTAL_BYTES // (1024 * 1024),
+        },
+        "trap": TRAP,
+    }
+    return _show(request, "support.html", context, status)
+
+
+@router.get(PATH, response_class=HTMLResponse)
+def support_page(request: Request, session: DbSession) -> Response:
+    settings = _enabled(request)
+    return _form(request, form_actions.request_types(session, settings))
+
+
+@router.post(PATH, response_class=HTMLResponse)
+async def support_send(request: Request) -> Response:
+    settings = _enabled(request)
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        return _problem(request, 411, "Your browser did not say how large the form is.")
+    if int(length) > MAX_BODY:
+        limit = form_actions.MAX_TOTAL_BYTES // (1024 * 1024)
+        return _problem(request, 413, f"The files together may be up to {limit} MB.")
+    form = await request.form(max_files=form_actions.MAX_FILES + 1, max_fields=20)
+    try:
+        return await _send(request, settings, form)
+    finally:
+        await form.close()
+
+
+async def _send(request: Request, settings: Settings, form: FormData) -> Response:
+    values = {
+        name: text
+        for name in ("name", "email", "subject", "message", "case_type", "key", TRAP)
+        if isinstance(text := form.get(name, ""), str)
+    }
+    submitted = form.get(csrf.FIELD)
+    token = submitted if isinstance(submitted, str) else None
+    if not csrf.csrf_valid(settings.secret_key, csrf_binding(request), token):
+        message = "This form has expired. Your text is still here: please send it again."
+        types = await run_in_threadpool(_types, request, settings)
+        return _form(request, types, values, message=message, status=403)
+    if values.get(TRAP):
+        return _thanks(request, None, values.get("email", ""))
+    support = form_actions.SupportRequest(
+        email=values.get("email", ""),
+        subject=values.get("subject", ""),
+        message=values.get("message", ""),
+        key=values.get("key", ""),
+        ip=client_ip(request),
+        name=values.get("name", ""),
+        case_type=values.get("case_type", form_actions.OTHER),
+        files=tuple([await _attachment(item) for item in _uploads(form)]),
+    )
+    try:
+        answer = await run_in_threadpool(_open, request, settings, support)
+    except form_actions.FormErrors as exc:
+        types = await run_in_threadpool(_types, request, settings)
+        return _form(request, types, values, errors=exc.errors, status=422)
+    except form_actions.TooManyRequests as exc:
+        types = await run_in_threadpool(_types, request, settings)
+        response = _form(request, types, values, message=exc.message, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except SopdeskError as exc:
+        types = await run_in_threadpool(_types, request, settings)
+        return _form(request, types, values, message=exc.message, status=exc.status)
+    return _thanks(request, answer.reference, support.email)
+
+
+def _types(request: Request, settings: Settings) -> list[tuple[str, str]]:
+    with request.app.state.sessions() as session:
+        return form_actions.request_types(session, settings)
+
+
+def _open(
+    request: Request, settings: Settings, support: form_actions.SupportRequest
+) -> form_actions.SupportAnswer:
+    with request.app.state.sessions() as session:
+        return form_actions.do_send_support_request(session, support, settings=settings)
+
+
+def _uploads(form: FormData) -> list[UploadFile]:
+    """The files chosen (a file input left empty sends a part without a name)."""
+    items = form.getlist("files")
+    return [item for item in items if isinstance(item, UploadFile) and item.filename]
+
+
+async def _attachment(upload: UploadFile) -> Attachment:
+    data = await upload.read()
+    name = _file_name(upload.filename or "")
+    declared = (upload.content_type or "").split(";")[0].strip().lower()
+    guessed = mimetypes.guess_type(name)[0]
+    kind = declared if _MEDIA_TYPE.fullmatch(declared) else (guessed or "application/octet-stream")
+    digest = hashlib.sha256(data).hexdigest()
+    return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
+
+
+def _file_name(raw: str) -> str:
+    """The last part of the name the browser sent, without control characters."""
+    base = PurePath(raw.replace("\\", "/")).name
+    clean = "".join(char for char in base if ord(char) >= 32 and ord(char) != 127).strip()
+    return clean[:255] or "attachment"
+
+
+def _thanks(request: Request, reference: str | None, email: str) -> Response:
+    lines = ["Thank you for writing to us. We have your request and will answer by e-mail."]
+    if reference is not None:
+        lines = [
+            f"Thank you for writing to us. Your request is {reference}.",
+            f"We will answer at {email.strip()}. Please quote {reference} if you write "
+            "to us about it again.",
+        ]
+    context = {"title": "We have your request", "lines": lines, "reference": reference}
+    return _show(request, "thanks.html", context)
+
+
+def _problem(request: Request, status: int, message: str) -> Response:
+    context = {
+        "title": "Your request was not sent",
+        "message": message,
+        "advice": ["Go back, make it smaller and send it again."],
+    }
+    return _show(request, "error.html", context, status)
