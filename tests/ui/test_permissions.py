@@ -22,7 +22,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/sops/{sop_id}"): "sop.read",
     ("GET", "/inbox"): "case.read",
     ("GET", "/inbox/counts"): "case.read",
+    ("GET", "/cases/new"): "case.write",
+    ("POST", "/cases/new"): "case.write",
     ("GET", "/cases/{ref}"): "case.read",
+    ("GET", "/cases/{ref}/attachments/{attachment_id}"): "case.read",
     ("POST", "/cases/{ref}/reply"): "case.write",
     ("POST", "/cases/{ref}/preview"): "case.write",
     ("POST", "/cases/{ref}/note"): "case.write",
@@ -76,6 +79,7 @@ NOT_UI = (
     "/static",
     "/favicon.ico",
     "/l/",
+    "/support",  # the public support form: tests/web/test_support_form.py
 )
 
 
@@ -108,7 +112,31 @@ def concrete(path: str, world: World) -> str:
         "name": "default",
         "token_id": "999",
     }
+    if "{attachment_id}" in path:
+        values["attachment_id"] = str(an_attachment(world))
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def an_attachment(world: World) -> int:
+    """The id of a file on the first message of `world.case_ref` (added once)."""
+    from sqlalchemy import select
+
+    from sopdesk.actions.case_reads import case_timeline
+    from sopdesk.store.tables import AttachmentRow
+
+    message = case_timeline(world.session, world.case_ref).messages[0]
+    found = world.session.scalar(
+        select(AttachmentRow.id).where(AttachmentRow.message_id == message.id)
+    )
+    if found is None:
+        row = AttachmentRow(
+            message_id=message.id, filename="receipt.txt", content_type="text/plain",
+            size=2, sha256="0" * 64, content=b"ok",
+        )  # fmt: skip
+        world.session.add(row)
+        world.session.commit()
+        found = row.id
+    return found
 
 
 def principal(role: str) -> Principal:

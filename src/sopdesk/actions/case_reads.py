@@ -14,12 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.orm import Session, joinedload, load_only, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sopdesk.actions.case_state import active_run, find_case_id
 from sopdesk.actions.customers import customer_by_key
 from sopdesk.errors import InvalidInput, NotFound
 from sopdesk.store.tables import (
+    AttachmentRow,
     CaseEventRow,
     CaseRow,
     CustomerRow,
@@ -238,3 +240,38 @@ def customer_cases(session: Session, customer_id: int) -> list[CaseRow]:
         .order_by(CaseRow.opened_at.desc())
     )
     return list(session.scalars(query))
+
+
+def preload_attachments(session: Session, messages: list[MessageRow]) -> None:
+    """Every message's attachments (without their bytes) in one query, set on the
+    messages as loaded.
+
+    A thread lists each message's attachments; left to lazy loading that is one query
+    per message (N+1), paid on every view of a long thread.
+    """
+    found: dict[int, list[AttachmentRow]] = {message.id: [] for message in messages}
+    if found:
+        query = (
+            select(AttachmentRow)
+            .where(AttachmentRow.message_id.in_(list(found)))
+            .order_by(AttachmentRow.id)
+        )
+        for attachment in session.scalars(query):
+            found[attachment.message_id].append(attachment)
+    for message in messages:
+        set_committed_value(message, "attachments", found[message.id])
+
+
+def case_attachment(session: Session, case: int | str, attachment_id: int) -> AttachmentRow:
+    """An attachment of a message on `case`, with its bytes; `NotFound` for any other."""
+    case_id = get_case(session, case).id
+    query = (
+        select(AttachmentRow)
+        .join(MessageRow, MessageRow.id == AttachmentRow.message_id)
+        .where(AttachmentRow.id == attachment_id, MessageRow.case_id == case_id)
+        .options(undefer(AttachmentRow.content))
+    )
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(f"case {case} has no attachment {attachment_id}")
+    return found

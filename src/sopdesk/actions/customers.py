@@ -18,6 +18,15 @@ from sopdesk.store.tables import CustomerRow
 MAX_EMAIL = 320
 
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def valid_email(text: str) -> bool:
+    """Whether `text` looks like a deliverable address (name@domain.tld), for forms."""
+    email = text.strip()
+    return len(email) <= MAX_EMAIL and _EMAIL.fullmatch(email) is not None
+
+
 def normalise_email(email: str) -> str:
     text = (email or "").strip().lower()
     if "@" not in text or len(text) > MAX_EMAIL or any(c.isspace() for c in text):

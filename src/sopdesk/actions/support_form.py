@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.cases import CaseRequest, open_case
-from sopdesk.actions.customers import normalise_email
+from sopdesk.actions.customers import normalise_email, valid_email
 from sopdesk.actions.messages import NewMessage
 from sopdesk.actions.published import published_case_sops
 from sopdesk.auth import ratelimit
@@ -51,7 +51,6 @@ PER_EMAIL = ratelimit.Policy(limit=5, window=timedelta(hours=1))
 OTHER = ""
 """The menu's "Something else": no type, routing reads the request."""
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -111,7 +110,7 @@ def check_request(request: SupportRequest, types: Sequence[str]) -> None:
     email = request.email.strip()
     if not email:
         errors["email"] = "Enter your e-mail address, so that we can answer you."
-    elif len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+    elif not valid_email(email):
         errors["email"] = "Enter an e-mail address like name@example.com."
     if len(request.name) > MAX_NAME:
         errors["name"] = f"Keep your name under {MAX_NAME} characters."

@@ -370,7 +370,7 @@ class AttachmentRow(Base):
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     size: Mapped[int] = mapped_column(Integer, default=0)
     sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # read to download
     content_id: Mapped[str | None] = mapped_column(String(998))
 
     message: Mapped[MessageRow] = relationship(back_populates="attachments")

@@ -29,6 +29,18 @@ TEMPLATES.env.filters["long_date"] = lambda day: (
 )
 
 
+def file_size(size: int) -> str:
+    """`812 bytes`, `14 KB`, `2.4 MB`."""
+    if size < 1024:
+        return f"{size} byte{'s' if size != 1 else ''}"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+TEMPLATES.env.filters["filesize"] = file_size
+
+
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
 

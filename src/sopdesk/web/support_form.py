@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import re
 import secrets
 from pathlib import PurePath
 from typing import Any
@@ -31,6 +30,7 @@ from sopdesk.channels.email_in.model import Attachment
 from sopdesk.errors import NotFound, SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.web.customer_pages import PRIVATE_HEADERS
+from sopdesk.web.downloads import is_media_type
 from sopdesk.web.rendering import page
 from sopdesk.web.security import DbSession, client_ip, csrf_binding, form_page
 
@@ -39,7 +39,6 @@ PATH = "/support"
 MAX_BODY = form_actions.MAX_TOTAL_BYTES + 1024 * 1024  # the files, and room for the fields
 TRAP = "website"
 """The hidden field only bots fill in."""
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 
 
 def _settings(request: Request) -> Settings:
@@ -176,7 +175,7 @@ async def _attachment(upload: UploadFile) -> Attachment:
     name = _file_name(upload.filename or "")
     declared = (upload.content_type or "").split(";")[0].strip().lower()
     guessed = mimetypes.guess_type(name)[0]
-    kind = declared if _MEDIA_TYPE.fullmatch(declared) else (guessed or "application/octet-stream")
+    kind = declared if is_media_type(declared) else (guessed or "application/octet-stream")
     digest = hashlib.sha256(data).hexdigest()
     return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
 

@@ -15,15 +15,23 @@ from sqlalchemy.orm import Session
 from sopdesk.actions import cases as case_actions
 from sopdesk.actions.api_reads import CaseQuery, search_cases
 from sopdesk.actions.base import utcnow
-from sopdesk.actions.case_reads import MAX_LIMIT, case_timeline, get_case
+from sopdesk.actions.case_reads import (
+    MAX_LIMIT,
+    Timeline,
+    case_attachment,
+    case_timeline,
+    get_case,
+    preload_attachments,
+)
 from sopdesk.actions.case_state import load_case
 from sopdesk.auth.permissions import Principal
 from sopdesk.engine import clock_statuses
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseStatusValue
+from sopdesk.store.tables import CaseStatusValue, MessageRow
 from sopdesk.web.api import models as m
 from sopdesk.web.api.deps import require
 from sopdesk.web.api.idempotent import IdempotentRoute, idempotency_key
+from sopdesk.web.downloads import attachment_response
 from sopdesk.web.security import DbSession
 
 router = APIRouter(
@@ -67,10 +75,15 @@ def case_detail(session: Session, reference: str | int, settings: Settings) -> m
         route=dict(row.route or {}),
         sop_version=version,
         steps=[m.step_out(step, titles) for step in timeline.steps],
-        messages=[m.message_out(message) for message in timeline.messages],
+        messages=[m.message_out(message) for message in _with_attachments(session, timeline)],
         clocks=clocks,
         events=[m.event_out(event) for event in timeline.events],
     )
+
+
+def _with_attachments(session: Session, timeline: Timeline) -> list[MessageRow]:
+    preload_attachments(session, timeline.messages)
+    return timeline.messages
 
 
 @router.post(
@@ -155,6 +168,21 @@ def set_next_link(request: Request, response: Response, next_cursor: str | None)
     if next_cursor is not None:
         url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
+@router.get(
+    "/{ref}/attachments/{attachment_id}",
+    summary="Download an attachment",
+    openapi_extra=READ,
+    response_class=Response,
+    responses={200: {"description": "The file's bytes", "content": {"*/*": {}}}},
+)
+def attachment(
+    ref: Reference, attachment_id: Annotated[int, Path(ge=1)], who: CaseReader, session: DbSession
+) -> Response:
+    """A file that came with a message on the case, as it was received. Raster images
+    are sent inline; every other type as a download (`Content-Disposition`)."""
+    return attachment_response(case_attachment(session, ref, attachment_id))
 
 
 @router.get("/{ref}", response_model=m.CaseDetail, summary="Get a case", openapi_extra=READ)

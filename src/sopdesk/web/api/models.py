@@ -186,6 +186,16 @@ class StepOut(BaseModel):
     completed_at: datetime | None
 
 
+class AttachmentOut(BaseModel):
+    """A file that came with a message; its bytes are at `GET /cases/{ref}/attachments/{id}`."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int = Field(description="Bytes")
+    sha256: str
+
+
 class MessageOut(BaseModel):
     id: int
     kind: str = Field(description="inbound, outbound or note")
@@ -196,6 +206,7 @@ class MessageOut(BaseModel):
     text: str
     created_at: datetime
     sent_at: datetime | None
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
 class ClockOut(BaseModel):
@@ -480,6 +491,16 @@ def message_out(row: MessageRow) -> MessageOut:
         text=row.text,
         created_at=row.created_at,
         sent_at=row.sent_at,
+        attachments=[
+            AttachmentOut(
+                id=a.id,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=a.size,
+                sha256=a.sha256,
+            )
+            for a in row.attachments
+        ],
     )
 
 

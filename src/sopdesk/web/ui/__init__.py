@@ -119,9 +119,11 @@ TEMPLATES.env.filters["short_time"] = lambda moment: (
 
 
 def _routers() -> list[APIRouter]:
-    from sopdesk.web.ui import cases, inbox, reports, settings, sops
+    from sopdesk.web.ui import cases, inbox, new_case, reports, settings, sops
 
-    return [inbox.router, cases.router, sops.router, settings.router, reports.router]
+    # new_case before cases: /cases/new is not a case reference
+    routers = [inbox.router, new_case.router, cases.router, sops.router, settings.router]
+    return [*routers, reports.router]
 
 
 def favicon() -> RedirectResponse:

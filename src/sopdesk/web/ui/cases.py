@@ -17,13 +17,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from sopdesk.actions import cases as case_actions
 from sopdesk.actions.base import utcnow
-from sopdesk.actions.case_reads import Timeline, case_timeline, customer_cases, get_case
+from sopdesk.actions.case_reads import (
+    Timeline,
+    case_attachment,
+    case_timeline,
+    customer_cases,
+    get_case,
+    preload_attachments,
+)
 from sopdesk.actions.case_state import LoadedCase, find_case_id, load_case
 from sopdesk.actions.context import (
     Agent,
@@ -39,7 +44,8 @@ from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import AttachmentRow, CaseStatusValue, MessageRow
+from sopdesk.store.tables import CaseStatusValue, MessageRow
+from sopdesk.web.downloads import attachment_response
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -48,6 +54,7 @@ CaseWriter = person("case.write")
 FormText = Annotated[str, Form()]
 
 DONE_MESSAGES = {
+    "opened": "The case is open and its SOP has started.",
     "replied": "Your reply is queued and will be sent by the outbox.",
     "noted": "The internal note is added.",
     "completed": "The step is marked done.",
@@ -157,25 +164,6 @@ def _templates(
     return views
 
 
-def preload_attachments(session: Session, messages: list[MessageRow]) -> None:
-    """Every message's attachments in one query, set on the messages as loaded.
-
-    The page lists each message's attachments; left to lazy loading that is one query
-    per message (N+1), paid on every view of a long thread.
-    """
-    found: dict[int, list[AttachmentRow]] = {message.id: [] for message in messages}
-    if found:
-        query = (
-            select(AttachmentRow)
-            .where(AttachmentRow.message_id.in_(list(found)))
-            .order_by(AttachmentRow.id)
-        )
-        for attachment in session.scalars(query):
-            found[attachment.message_id].append(attachment)
-    for message in messages:
-        set_committed_value(message, "attachments", found[message.id])
-
-
 def _conversation(timeline: Timeline, customer_cases: int) -> KnownConversation:
     """What `case_rendering` would otherwise read again: the description and how many
     cases the customer has (the page renders templates; it threads nothing)."""
@@ -230,6 +218,12 @@ def _case_page(
 ) -> HTMLResponse:
     context = case_context(request, session, me, ref, **extra)
     return ui_page(request, "ui/case.html", me, {**context, "shortcuts": "case"}, status)
+
+
+@router.get("/cases/{ref}/attachments/{attachment_id}")
+def attachment(session: DbSession, me: CaseReader, ref: str, attachment_id: int) -> Response:
+    """A file a message on the case brought (see `web.downloads` for how it is sent)."""
+    return attachment_response(case_attachment(session, ref, attachment_id))
 
 
 @router.get("/cases/{ref}", response_class=HTMLResponse)

@@ -1,0 +1,48 @@
+"""Serving a file a customer sent (an attachment) without letting it act on our site.
+
+Customer files are untrusted: an HTML or SVG file served from our origin could run
+script with the agent's session. So every file is sent with its stored type but
+`nosniff`, a CSP `sandbox` that gives a rendered document no script and no origin,
+and as a download (`Content-Disposition: attachment`) — except the raster image types
+browsers only ever draw, which open in the tab. The name is sent in RFC 6266 form
+(ASCII fallback plus UTF-8), never as raw header text.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi.responses import Response
+
+from sopdesk.store.tables import AttachmentRow
+
+_UNKNOWN = "application/octet-stream"
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+SHOWN_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_UNSAFE = frozenset('"\\;')
+
+
+def is_media_type(text: str) -> bool:
+    """Whether `text` is a bare `type/subtype` (lower case, no parameters)."""
+    return _MEDIA_TYPE.fullmatch(text) is not None
+
+
+def _plain(char: str) -> bool:
+    return char.isascii() and char.isprintable() and char not in _UNSAFE
+
+
+def attachment_response(row: AttachmentRow) -> Response:
+    kind = row.content_type if is_media_type(row.content_type or "") else _UNKNOWN
+    disposition = "inline" if kind in SHOWN_INLINE else "attachment"
+    name = row.filename or f"attachment-{row.id}"
+    fallback = "".join(c if _plain(c) else "_" for c in name)
+    headers = {
+        "Content-Disposition": (
+            f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+        ),
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return Response(row.content, media_type=kind, headers=headers)

@@ -1,0 +1,142 @@
+"""Files customers send reach the agent: the case page links them, the UI and the API
+serve their bytes as received, and nothing in them can act on our site."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from sopdesk.actions import users
+from sopdesk.actions.case_reads import case_attachment, case_timeline, preload_attachments
+from sopdesk.actions.cases import CaseRequest, open_case
+from sopdesk.actions.messages import NewMessage
+from sopdesk.channels.email_in.model import Attachment
+from sopdesk.errors import NotFound
+from sopdesk.store.tables import AttachmentRow, MessageRow
+from tests.ui.conftest import ClientFor, World
+
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+PAGE = b"<html><script>alert(document.cookie)</script></html>"
+
+
+def _file(name: str, kind: str, data: bytes) -> Attachment:
+    digest = hashlib.sha256(data).hexdigest()
+    return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
+
+
+@pytest.fixture
+def with_files(world: World) -> tuple[str, dict[str, int]]:
+    """A case whose first message brought a photo, an HTML page and a file with an odd name."""
+    files = (
+        _file("damage.png", "image/png", PHOTO),
+        _file("invoice.html", "text/html", PAGE),
+        _file('Quittung "März"; 1.pdf', "application/pdf", b"%PDF-1.4"),
+    )
+    message = NewMessage(text="See the photo.", attachments=files)
+    request = CaseRequest(
+        customer_email="lena@example.com", subject="Broken lamp", message=message, sop_id="refunds"
+    )
+    case = open_case(world.session, request, world.now, world.settings)
+    world.session.commit()
+    rows = world.session.scalars(
+        select(AttachmentRow)
+        .join(MessageRow)
+        .where(MessageRow.case_id == case.id)
+        .order_by(AttachmentRow.id)
+    )
+    return str(case.reference), {row.filename: row.id for row in rows}
+
+
+def test_the_case_page_links_every_file(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, ids = with_files
+    page = client_for("agent").get(f"/cases/{ref}")
+    assert page.status_code == 200
+    for attachment_id in ids.values():
+        assert f'href="/cases/{ref}/attachments/{attachment_id}"' in page.text
+    assert "damage.png</a> (2 KB)" in page.text
+    assert "Quittung &#34;März&#34;; 1.pdf" in page.text
+
+
+def test_an_image_opens_in_the_tab_and_other_files_download(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, ids = with_files
+    agent = client_for("agent")
+    photo = agent.get(f"/cases/{ref}/attachments/{ids['damage.png']}")
+    assert photo.status_code == 200
+    assert photo.content == PHOTO
+    assert photo.headers["content-type"] == "image/png"
+    assert photo.headers["content-disposition"].startswith("inline;")
+    page = agent.get(f"/cases/{ref}/attachments/{ids['invoice.html']}")
+    assert page.content == PAGE
+    assert page.headers["content-disposition"].startswith("attachment;")
+    for response in (photo, page):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-security-policy"].startswith("sandbox;")
+        assert "no-store" in response.headers["cache-control"]
+
+
+def test_a_file_name_cannot_break_out_of_its_header(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, ids = with_files
+    name = 'Quittung "März"; 1.pdf'
+    response = client_for("agent").get(f"/cases/{ref}/attachments/{ids[name]}")
+    disposition = response.headers["content-disposition"]
+    assert disposition == (
+        'attachment; filename="Quittung _M_rz__ 1.pdf"; '
+        "filename*=UTF-8''Quittung%20%22M%C3%A4rz%22%3B%201.pdf"
+    )
+
+
+def test_a_file_is_only_found_through_its_own_case(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    _, ids = with_files
+    other = world.case_ref  # a case without these files
+    response = client_for("agent").get(f"/cases/{other}/attachments/{ids['damage.png']}")
+    assert response.status_code == 404
+    with pytest.raises(NotFound):
+        case_attachment(world.session, other, ids["damage.png"])
+
+
+def test_listing_files_does_not_read_their_bytes(
+    world: World, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, _ = with_files
+    world.session.expire_all()
+    messages = case_timeline(world.session, ref).messages
+    preload_attachments(world.session, messages)
+    [first] = [m for m in messages if m.attachments]
+    assert all("content" not in row.__dict__ for row in first.attachments)
+
+
+def test_the_api_lists_and_serves_the_files(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, ids = with_files
+    token = users.do_create_token(world.session, "agent@example.com", scopes={"cases:read"}).token
+    app = client_for("agent").app
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
+        detail = api.get(f"/api/v1/cases/{ref}")
+        assert detail.status_code == 200
+        [inbound] = [m for m in detail.json()["messages"] if m["attachments"]]
+        listed = {a["filename"]: a for a in inbound["attachments"]}
+        assert listed["damage.png"] == {
+            "id": ids["damage.png"],
+            "filename": "damage.png",
+            "content_type": "image/png",
+            "size": len(PHOTO),
+            "sha256": hashlib.sha256(PHOTO).hexdigest(),
+        }
+        body = api.get(f"/api/v1/cases/{ref}/attachments/{ids['damage.png']}")
+        assert body.status_code == 200
+        assert body.content == PHOTO
+        missing = api.get(f"/api/v1/cases/{ref}/attachments/999999")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"

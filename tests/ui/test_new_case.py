@@ -1,0 +1,74 @@
+"""The agent's New case page: a phone call becomes a routed case with its SOP running,
+and a refusal keeps everything the agent typed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from sopdesk.store.tables import CaseRow, MessageRow
+from tests.ui.conftest import ClientFor, World
+
+CALL = {
+    "email": "Nora@Example.com",
+    "name": "Nora Batty",
+    "channel": "phone",
+    "subject": "Wants a refund for the kettle",
+    "body": "Called at 10:05. The kettle leaks; she would like her money back.",
+}
+
+
+def _newest(world: World) -> CaseRow:
+    world.session.expire_all()
+    return world.session.scalars(select(CaseRow).order_by(CaseRow.id.desc())).first()
+
+
+def test_the_inbox_offers_a_new_case_to_those_who_may_open_one(client_for: ClientFor) -> None:
+    assert 'href="/cases/new"' in client_for("agent").get("/inbox").text
+
+
+def test_a_phone_call_becomes_a_routed_case_with_its_sop_running(
+    world: World, client_for: ClientFor
+) -> None:
+    agent = client_for("agent")
+    form = agent.get("/cases/new")
+    assert form.status_code == 200
+    assert '<option value="phone" selected>' in form.text
+    answer = agent.post_form("/cases/new", CALL)
+    assert answer.status_code == 303
+    case = _newest(world)
+    assert answer.headers["location"] == f"/cases/{case.reference}?done=opened"
+    assert case.channel == "phone"
+    assert case.customer.email == "nora@example.com"
+    assert case.customer.name == "Nora Batty"
+    assert case.route["source"] == "rules"  # routed as an e-mail would be
+    assert case.sop_id in {"refunds", "critical-check"}
+    [first] = world.session.scalars(select(MessageRow).where(MessageRow.case_id == case.id))
+    assert first.text == CALL["body"]
+    page = agent.get(answer.headers["location"])
+    assert "The case is open and its SOP has started." in page.text
+
+
+def test_the_agent_may_choose_the_sop_and_the_priority(world: World, client_for: ClientFor) -> None:
+    chosen = {**CALL, "subject": "Balance", "body": "Asked for her balance.", "priority": "high"}
+    answer = client_for("agent").post_form("/cases/new", {**chosen, "sop": "critical-check"})
+    assert answer.status_code == 303
+    case = _newest(world)
+    assert (case.sop_id, case.priority) == ("critical-check", "high")
+
+
+def test_a_refusal_keeps_what_was_typed(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    before = _newest(world).id
+    bad_email = agent.post_form("/cases/new", {**CALL, "email": "nora at example"})
+    assert bad_email.status_code == 422
+    assert "like name@example.com" in bad_email.text
+    assert "The kettle leaks" in bad_email.text
+    empty = agent.post_form("/cases/new", {**CALL, "subject": "", "body": ""})
+    assert empty.status_code == 422
+    assert "a case needs a subject or a message" in empty.text
+    unpublished = agent.post_form("/cases/new", {**CALL, "sop": "no-such-sop"})
+    assert unpublished.status_code == 422
+    assert 'value="Nora Batty"' in unpublished.text
+    machine = agent.post_form("/cases/new", {**CALL, "channel": "csv"})
+    assert machine.status_code == 422
+    assert _newest(world).id == before
