@@ -403,3 +403,86 @@ def test_the_main_journey(server: Server, browser: Browser) -> None:
     assert errors == [], errors  # no CSP violation, no failing script
     agent_context.close()
     owner_context.close()
+
+
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def customer_writes_in(customer: Page, server: Server) -> str:
+    """A customer without e-mail at hand uses the support form on a phone, with a photo."""
+    customer.goto(server.url + "/support")
+    expect(customer.get_by_role("heading", name="Contact Example Shop")).to_be_visible()
+    width = customer.evaluate("document.documentElement.scrollWidth")
+    wide = customer.evaluate(
+        "[...document.querySelectorAll('*')]"
+        ".filter(e => e.getBoundingClientRect().right > 360).map(e => e.tagName + '#' + e.id)"
+    )
+    assert width <= 360, (width, wide)  # the elements that stick out
+    customer.get_by_label("Your name").fill("Wanda Web")
+    customer.get_by_label("Your e-mail address").fill("wanda@example.com")
+    customer.get_by_label("What is it about?").select_option(label="A return or a refund")
+    customer.get_by_label("Subject").fill("The blue vase arrived broken")
+    customer.get_by_label("Your message").fill("Order 7781: the vase was in pieces.")
+    customer.set_input_files(
+        "#files", files=[{"name": "vase.png", "mimeType": "image/png", "buffer": PHOTO}]
+    )
+    shot(customer, "30-support-form-360")
+    customer.get_by_role("button", name="Send your request").click()
+    expect(customer.get_by_role("heading", name="We have your request")).to_be_visible()
+    status = customer.get_by_role("status")
+    expect(status).to_contain_text("Your request is SD-")
+    shot(customer, "31-support-thanks-360")
+    found = re.search(r"SD-\d+", status.inner_text())
+    assert found is not None
+    return found.group(0)
+
+
+def agent_sees_the_photo_and_logs_a_call(agent: Page, server: Server, reference: str) -> None:
+    agent.goto(f"{server.url}/cases/{reference}")
+    expect(agent.get_by_role("heading", name="The blue vase arrived broken")).to_be_visible()
+    link = agent.get_by_role("link", name="vase.png")
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert href is not None
+    photo = agent.request.get(server.url + href)
+    assert photo.status == 200 and photo.body() == PHOTO
+    agent.goto(server.url + "/inbox")
+    agent.get_by_role("link", name="New case").click()
+    expect(agent.get_by_role("heading", name="New case")).to_be_visible()
+    agent.get_by_label("Customer's e-mail").fill("carl@example.com")
+    agent.get_by_label("Customer's name").fill("Carl Caller")
+    agent.get_by_label("Subject").fill("Refund for a late delivery")
+    agent.get_by_label("What the customer said").fill("Called: parcel two weeks late.")
+    shot(agent, "32-new-case")
+    agent.get_by_role("button", name="Open the case").click()
+    expect(agent.get_by_role("heading", name="Refund for a late delivery")).to_be_visible()
+    expect(agent.get_by_text("The case is open and its SOP has started.")).to_be_visible()
+    shot(agent, "33-new-case-opened")
+
+
+def test_customers_write_in_by_the_support_form_and_agents_log_calls(
+    server: Server, browser: Browser
+) -> None:
+    from sopdesk.actions import users
+
+    dialogs: list[str] = []
+    errors: list[str] = []
+    customer_context = browser.new_context(viewport={"width": 360, "height": 780})
+    customer = watch(customer_context.new_page(), dialogs, errors)
+    reference = customer_writes_in(customer, server)
+    customer_context.close()
+
+    name, email, password = ("Casey Caller", "casey@example.com", "a long caller passphrase 2026")
+    engine = create_engine_for(server.settings.resolved_database_url)
+    try:
+        with session_factory(engine)() as session:
+            users.do_create_user(session, email, role="agent", password=password, name=name)
+    finally:
+        engine.dispose()
+    agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    agent = watch(agent_context.new_page(), dialogs, errors)
+    sign_in(agent, server, email, password)
+    agent_sees_the_photo_and_logs_a_call(agent, server, reference)
+    agent_context.close()
+    assert dialogs == [], dialogs
+    assert errors == [], errors
