@@ -107,3 +107,37 @@ def test_the_third_purchase_opens_a_loyalty_case_and_a_replay_counts_nothing(
         404,
     )
     problem(client.post("/api/v1/customers/99999/purchases", json=missing, headers=agent), 404)
+
+
+def test_a_customer_s_tier_and_tags_change_and_route_their_next_case(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    email = "corp@customer.example"
+    first = {"customer": {"email": email}, "subject": "Question about invoices"}
+    assert client.post("/api/v1/cases", json=first, headers=agent).json()["sop"] != "customer-sla"
+    changed = client.patch(
+        f"/api/v1/customers/{email}",
+        json={"tier": "gold", "tags": [" sla ", "sla", "emea"], "phone": "+44 1"},
+        headers=agent,
+    )
+    assert changed.status_code == 200, changed.text
+    customer = changed.json()
+    assert (customer["tier"], customer["tags"], customer["phone"]) == (
+        "gold",
+        ["sla", "emea"],
+        "+44 1",
+    )
+    assert customer["email"] == email
+    later = client.post("/api/v1/cases", json=first, headers=agent).json()
+    assert later["sop"] == "customer-sla"  # its applies_to: customer_tags [sla, contract]
+    cleared = client.patch(f"/api/v1/customers/{email}", json={"phone": ""}, headers=agent)
+    assert cleared.json()["phone"] is None and cleared.json()["tags"] == ["sla", "emea"]
+    history = client.get(f"/api/v1/customers/{email}", headers=agent).json()
+    [update, clearing] = [e for e in history["events"] if e["kind"] == "customer.updated"]
+    assert update["actor"] == "agent@example.com"
+    assert update["data"]["changes"]["tier"] == ["standard", "gold"]
+    assert clearing["data"]["changes"] == {"phone": ["+44 1", None]}
+    problem(client.patch(f"/api/v1/customers/{email}", json={"tier": ""}, headers=agent), 422)
+    long_phone = {"phone": "1" * 41}
+    problem(client.patch(f"/api/v1/customers/{email}", json=long_phone, headers=agent), 422)
+    problem(client.patch("/api/v1/customers/nobody@x.example", json={}, headers=agent), 404)

@@ -460,7 +460,25 @@ def agent_sees_the_photo_and_logs_a_call(agent: Page, server: Server, reference:
     shot(agent, "33-new-case-opened")
 
 
-def test_customers_write_in_by_the_support_form_and_agents_log_calls(
+def agent_tags_the_customer_and_counts_a_purchase(agent: Page, server: Server) -> None:
+    agent.goto(server.url + "/inbox")
+    agent.get_by_role("link", name="Customers").click()
+    agent.get_by_label("Name or e-mail").fill("wanda")
+    agent.get_by_role("button", name="Find").click()
+    agent.get_by_role("link", name="Wanda Web").click()
+    expect(agent.get_by_role("heading", name="Wanda Web")).to_be_visible()
+    expect(agent.get_by_role("link", name="The blue vase arrived broken")).to_be_visible()
+    agent.get_by_label("Tags").fill("vip, sla")
+    agent.get_by_role("button", name="Save the details").click()
+    expect(agent.get_by_role("status")).to_contain_text("The details are saved.")
+    agent.get_by_label("Order number").fill("7781")
+    agent.get_by_role("button", name="Count the purchase").click()
+    expect(agent.get_by_role("status")).to_contain_text("The purchase is counted.")
+    expect(agent.locator(".facts")).to_contain_text("vip")
+    shot(agent, "34-customer")
+
+
+def test_customers_write_in_by_the_form_and_agents_log_calls_and_keep_customers(
     server: Server, browser: Browser
 ) -> None:
     from sopdesk.actions import users
@@ -483,6 +501,7 @@ def test_customers_write_in_by_the_support_form_and_agents_log_calls(
     agent = watch(agent_context.new_page(), dialogs, errors)
     sign_in(agent, server, email, password)
     agent_sees_the_photo_and_logs_a_call(agent, server, reference)
+    agent_tags_the_customer_and_counts_a_purchase(agent, server)
     agent_context.close()
     assert dialogs == [], dialogs
     assert errors == [], errors

@@ -33,6 +33,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/cases/{ref}/status"): "case.write",
     ("POST", "/cases/{ref}/resolve"): "case.write",
     ("POST", "/cases/{ref}/assign"): "case.write",
+    ("GET", "/customers"): "customer.read",
+    ("GET", "/customers/new"): "customer.write",
+    ("POST", "/customers/new"): "customer.write",
+    ("GET", "/customers/{customer_id}"): "customer.read",
+    ("POST", "/customers/{customer_id}"): "customer.write",
+    ("POST", "/customers/{customer_id}/purchases"): "customer.write",
     ("GET", "/sops/new"): "sop.edit",
     ("POST", "/sops/new"): "sop.edit",
     ("GET", "/sops/{sop_id}/edit"): "sop.edit",
@@ -112,6 +118,8 @@ def concrete(path: str, world: World) -> str:
         "name": "default",
         "token_id": "999",
     }
+    if "{customer_id}" in path:
+        values["customer_id"] = str(world.case(world.case_ref).customer_id)
     if "{attachment_id}" in path:
         values["attachment_id"] = str(an_attachment(world))
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from sopdesk.actions.api_reads import list_customers
 from sopdesk.actions.case_reads import MAX_LIMIT, customer_history
+from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
 from sopdesk.actions.customers import customer_key
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.auth.permissions import Principal
@@ -98,6 +99,29 @@ def add_customer(
     response.status_code = 201 if added.created else 200
     response.headers["Location"] = f"/api/v1/customers/{added.customer.id}"
     return m.customer_out(added.customer)
+
+
+@router.patch(
+    "/{customer}",
+    response_model=m.CustomerOut,
+    summary="Change a customer's details",
+    openapi_extra=WRITE,
+)
+def update_customer(
+    customer: CustomerKey, body: m.CustomerPatch, who: CustomerWriter, session: DbSession
+) -> m.CustomerOut:
+    """Change the name, phone, tier or tags; fields left out stay as they are. Tier and
+    tags route the customer's next cases (an SOP's `customer_tags`, `customer.tier`);
+    open cases keep their SOP. Each change is a `customer.updated` event."""
+    sent = body.model_fields_set
+    change = CustomerChange(
+        name=body.name if "name" in sent else None,
+        phone=(body.phone or "") if "phone" in sent else None,
+        tier=body.tier if "tier" in sent else None,
+        tags=body.tags if "tags" in sent else None,
+    )
+    row = do_update_customer(session, customer_key(customer), change, by=who.email)
+    return m.customer_out(row)
 
 
 @router.post(

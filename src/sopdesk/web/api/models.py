@@ -97,9 +97,21 @@ class CustomerOut(CustomerRef):
 class CustomerNew(CustomerIn):
     """A customer to add. One that exists already (same email) is returned as it is."""
 
-    phone: Text | None = Field(None, max_length=50, examples=["+44 20 7946 0000"])
+    phone: Text | None = Field(None, max_length=40, examples=["+44 20 7946 0000"])
     tier: Text | None = Field(None, max_length=40, examples=["gold"])
     tags: list[Annotated[Text, Field(max_length=60)]] = Field([], max_length=50)
+
+
+class CustomerPatch(BaseModel):
+    """The details to change; a field left out stays as it is. `tags` replaces the list;
+    an empty `phone` clears it. The e-mail address cannot change."""
+
+    name: Text | None = Field(None, max_length=200, examples=["Ann Lee"])
+    phone: Text | None = Field(None, max_length=40, examples=["+44 20 7946 0000"])
+    tier: Text | None = Field(None, min_length=1, max_length=40, examples=["gold"])
+    tags: list[Annotated[Text, Field(max_length=60)]] | None = Field(
+        None, max_length=50, examples=[["vip", "sla"]]
+    )
 
 
 class PurchaseIn(BaseModel):

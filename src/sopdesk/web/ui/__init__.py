@@ -34,6 +34,8 @@ Pages without scripts (sign-in, setup, errors, the rendered SOP) keep the strict
 NAV_ACTIONS = (
     "case.read",
     "case.write",
+    "customer.read",
+    "customer.write",
     "sop.read",
     "sop.edit",
     "sop.publish",
@@ -119,11 +121,11 @@ TEMPLATES.env.filters["short_time"] = lambda moment: (
 
 
 def _routers() -> list[APIRouter]:
-    from sopdesk.web.ui import cases, inbox, new_case, reports, settings, sops
+    from sopdesk.web.ui import cases, customers, inbox, new_case, reports, settings, sops
 
     # new_case before cases: /cases/new is not a case reference
-    routers = [inbox.router, new_case.router, cases.router, sops.router, settings.router]
-    return [*routers, reports.router]
+    routers = [inbox.router, new_case.router, cases.router, customers.router, sops.router]
+    return [*routers, settings.router, reports.router]
 
 
 def favicon() -> RedirectResponse:

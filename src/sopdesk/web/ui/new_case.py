@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from sopdesk.actions import cases as case_actions
@@ -59,8 +59,16 @@ def _form(
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-def new_case_page(request: Request, session: DbSession, me: CaseWriter) -> HTMLResponse:
-    return _form(request, session, me)
+def new_case_page(
+    request: Request,
+    session: DbSession,
+    me: CaseWriter,
+    email: Annotated[str, Query(max_length=320)] = "",
+    name: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The form, for the customer `email` and `name` when given (from their page)."""
+    values = {"email": email, "name": name, "channel": "phone", "priority": Priority.NORMAL.value}
+    return _form(request, session, me, values)
 
 
 @router.post("/cases/new", dependencies=CSRF)

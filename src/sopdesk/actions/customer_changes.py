@@ -1,0 +1,104 @@
+"""Changing a customer's details: name, phone, tier and tags.
+
+Tier and tags decide routing (an SOP's `customer_tags`, `customer.tier` in `when`
+conditions) for the cases the customer opens from then on; cases already open keep the
+SOP they run. The e-mail address is the customer's identity and is not changed here.
+Every change is a `customer.updated` event naming who changed what, from and to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sopdesk.actions.base import resolve_now
+from sopdesk.actions.case_state import atomic_case, log_event
+from sopdesk.actions.customers import customer_by_key, split_name
+from sopdesk.errors import InvalidInput
+from sopdesk.store.tables import CustomerRow
+
+MAX_NAME = 200
+MAX_PHONE = 40
+MAX_TIER = 40
+MAX_TAG = 60
+MAX_TAGS = 50
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """The details to set; None leaves a detail as it is (an empty phone clears it)."""
+
+    name: str | None = None
+    phone: str | None = None
+    tier: str | None = None
+    tags: Sequence[str] | None = None
+
+
+def clean_change(change: CustomerChange) -> dict[str, Any]:
+    """The change as column values, checked; raises `InvalidInput` naming the fix."""
+    values: dict[str, Any] = {}
+    if change.name is not None:
+        values["name"] = _bounded(change.name.strip(), MAX_NAME, "a name")
+    if change.phone is not None:
+        values["phone"] = _bounded(change.phone.strip(), MAX_PHONE, "a phone number") or None
+    if change.tier is not None:
+        tier = _bounded(change.tier.strip(), MAX_TIER, "a tier")
+        if not tier:
+            raise InvalidInput("a tier cannot be empty", hint="use standard for no tier")
+        values["tier"] = tier
+    if change.tags is not None:
+        values["tags"] = clean_tags(change.tags)
+    return values
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    """Tags stripped, empty ones dropped, each once, in the order given."""
+    kept: list[str] = []
+    for tag in (t.strip() for t in tags):
+        if tag and tag not in kept:
+            kept.append(_bounded(tag, MAX_TAG, "a tag"))
+    if len(kept) > MAX_TAGS:
+        raise InvalidInput(f"a customer has at most {MAX_TAGS} tags")
+    return kept
+
+
+def _bounded(text: str, limit: int, what: str) -> str:
+    if len(text) > limit:
+        raise InvalidInput(f"{what} has at most {limit} characters")
+    if any(ord(char) < 32 for char in text):
+        raise InvalidInput(f"{what} cannot hold line breaks or control characters")
+    return text
+
+
+@atomic_case
+def do_update_customer(
+    session: Session,
+    customer: int | str,
+    change: CustomerChange,
+    *,
+    by: str,
+    now: datetime | None = None,
+) -> CustomerRow:
+    """Set the customer's details (by id or e-mail); a change that changes nothing
+    logs nothing."""
+    moment = resolve_now(now)
+    values = clean_change(change)
+    row = customer_by_key(session, customer)
+    changed = {
+        column: [getattr(row, column), value]
+        for column, value in values.items()
+        if getattr(row, column) != value
+    }
+    if not changed:
+        return row
+    for column, (_, value) in changed.items():
+        setattr(row, column, value)
+    if "name" in changed:
+        row.first_name, row.last_name = split_name(row.name)
+    row.updated_at = moment
+    log_event(session, "customer.updated", moment, customer_id=row.id, actor=by, changes=changed)
+    return row

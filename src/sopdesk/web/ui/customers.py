@@ -1,0 +1,260 @@
+"""Customers: the list (search by name or e-mail), one customer's page — details, tier
+and tags, purchases, every case and what happened to them — and the forms to add a
+customer, change their details and record a purchase.
+
+Adding a customer starts the SOPs triggered by `customer_created` (onboarding) and a
+purchase those triggered by `purchase` whose condition holds (loyalty recognition), as
+the API and the CLI do; the page says what started.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from sopdesk.actions.api_reads import list_customers
+from sopdesk.actions.case_reads import customer_cases
+from sopdesk.actions.customer_changes import (
+    CustomerChange,
+    clean_change,
+    clean_tags,
+    do_update_customer,
+)
+from sopdesk.actions.customers import get_customer, valid_email
+from sopdesk.actions.sequences import do_add_customer, do_count_purchase
+from sopdesk.auth.permissions import Principal
+from sopdesk.errors import Conflict, InvalidInput, NotFound
+from sopdesk.store.tables import CaseEventRow
+from sopdesk.web.rendering import TEMPLATES
+from sopdesk.web.ui import CSRF, DbSession, back_to, person, ui_page
+
+router = APIRouter()
+CustomerReader = person("customer.read")
+CustomerWriter = person("customer.write")
+FormText = Annotated[str, Form()]
+PAGE_SIZE = 50
+EVENTS_SHOWN = 50
+MAX_PURCHASE_ID = 200
+DONE = {
+    "added": "The customer is added.",
+    "known": "A customer with this e-mail address exists already; here they are, unchanged.",
+    "saved": "The details are saved.",
+    "unchanged": "Nothing was changed.",
+    "counted": "The purchase is counted.",
+    "counted-before": "This purchase was counted before; nothing changed.",
+}
+
+
+def shown_value(value: Any) -> str:
+    """A logged value as people read it: a list as "a, b", nothing as a dash."""
+    if isinstance(value, list):
+        value = ", ".join(str(item) for item in value)
+    return "—" if value in (None, "") else str(value)
+
+
+TEMPLATES.env.filters["shown_value"] = shown_value
+
+
+def tags_of(text: str) -> list[str]:
+    """Tags typed as a comma-separated list."""
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customers_page(
+    request: Request,
+    session: DbSession,
+    me: CustomerReader,
+    q: Annotated[str, Query(max_length=200)] = "",
+    after: Annotated[str | None, Query(max_length=500)] = None,
+) -> HTMLResponse:
+    page = list_customers(session, q=q or None, cursor=after, limit=PAGE_SIZE)
+    more = None
+    if page.next_cursor:
+        more = f"/customers?{urlencode({'q': q, 'after': page.next_cursor})}"
+    context = {"rows": page.customers, "q": q, "more": more, "active": "customers"}
+    return ui_page(request, "ui/customers.html", me, context)
+
+
+@router.get("/customers/new", response_class=HTMLResponse)
+def new_customer_page(request: Request, me: CustomerWriter) -> HTMLResponse:
+    return _new_form(request, me, {"tier": "standard"})
+
+
+def _new_form(
+    request: Request,
+    me: Principal,
+    values: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    context = {"values": values, "error": error, "active": "customers"}
+    return ui_page(request, "ui/customer_new.html", me, context, status)
+
+
+@router.post("/customers/new", dependencies=CSRF)
+def add_customer(
+    request: Request,
+    session: DbSession,
+    me: CustomerWriter,
+    email: FormText = "",
+    name: FormText = "",
+    phone: FormText = "",
+    tier: FormText = "standard",
+    tags: FormText = "",
+) -> Response:
+    values = {"email": email, "name": name, "phone": phone, "tier": tier, "tags": tags}
+    if not valid_email(email):
+        error = "Enter the customer's e-mail address, like name@example.com."
+        return _new_form(request, me, values, error, 422)
+    try:
+        clean_change(CustomerChange(name=name, phone=phone, tier=tier or "standard"))
+        added = do_add_customer(
+            session,
+            email=email,
+            name=name,
+            phone=phone.strip() or None,
+            tier=tier.strip() or "standard",
+            tags=clean_tags(tags_of(tags)),
+            settings=request.app.state.settings,
+        )
+    except InvalidInput as exc:
+        session.rollback()
+        return _new_form(request, me, values, exc.message, 422)
+    done = "added" if added.created else "known"
+    query = {"done": done, "started": added.started} if added.started else {"done": done}
+    return back_to(f"/customers/{added.customer.id}?{urlencode(query)}")
+
+
+def _customer_context(session: DbSession, customer_id: int) -> dict[str, Any]:
+    customer = get_customer(session, customer_id)
+    events = session.scalars(
+        select(CaseEventRow)
+        .where(CaseEventRow.customer_id == customer.id, CaseEventRow.case_id.is_(None))
+        .order_by(CaseEventRow.at.desc(), CaseEventRow.id.desc())
+        .limit(EVENTS_SHOWN)
+    )
+    new_case = urlencode({"email": customer.email, "name": customer.name})
+    return {
+        "customer": customer,
+        "cases": customer_cases(session, customer.id),
+        "events": list(events),
+        "new_case": f"/cases/new?{new_case}",
+        "active": "customers",
+    }
+
+
+def _customer_page(
+    request: Request,
+    session: DbSession,
+    me: Principal,
+    customer_id: int,
+    *,
+    done: str | None = None,
+    started: int = 0,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    context = _customer_context(session, customer_id)
+    message = DONE.get(done or "")
+    if message and started:
+        sops = "an SOP" if started == 1 else f"{started} SOPs"
+        message += f" It started {sops}; the cases it opened are listed below."
+    customer = context["customer"]
+    context |= {
+        "done": message,
+        "error": error,
+        "values": values
+        or {
+            "name": customer.name,
+            "phone": customer.phone or "",
+            "tier": customer.tier,
+            "tags": ", ".join(customer.tags or []),
+        },
+    }
+    return ui_page(request, "ui/customer.html", me, context, status)
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(
+    request: Request,
+    session: DbSession,
+    me: CustomerReader,
+    customer_id: int,
+    done: Annotated[str | None, Query(max_length=40)] = None,
+    started: Annotated[int, Query(ge=0, le=1000)] = 0,
+) -> HTMLResponse:
+    return _customer_page(request, session, me, customer_id, done=done, started=started)
+
+
+@router.post("/customers/{customer_id}", dependencies=CSRF)
+def edit_customer(
+    request: Request,
+    session: DbSession,
+    me: CustomerWriter,
+    customer_id: int,
+    name: FormText = "",
+    phone: FormText = "",
+    tier: FormText = "",
+    tags: FormText = "",
+) -> Response:
+    values = {"name": name, "phone": phone, "tier": tier, "tags": tags}
+    before = get_customer(session, customer_id).updated_at
+    change = CustomerChange(name=name, phone=phone, tier=tier, tags=tags_of(tags))
+    try:
+        row = do_update_customer(session, customer_id, change, by=me.email)
+    except InvalidInput as exc:
+        session.rollback()
+        return _customer_page(
+            request, session, me, customer_id, error=exc.message, values=values, status=422
+        )
+    done = "saved" if row.updated_at != before else "unchanged"
+    return back_to(f"/customers/{customer_id}?done={done}")
+
+
+@router.post("/customers/{customer_id}/purchases", dependencies=CSRF)
+def record_purchase(
+    request: Request,
+    session: DbSession,
+    me: CustomerWriter,
+    customer_id: int,
+    purchase_id: FormText = "",
+    at: FormText = "",
+) -> Response:
+    try:
+        if not purchase_id.strip() or len(purchase_id) > MAX_PURCHASE_ID:
+            raise InvalidInput(f"give the order number (1 to {MAX_PURCHASE_ID} characters)")
+        moment = _moment(at, request.app.state.settings.timezone)
+        result = do_count_purchase(
+            session,
+            customer_id,
+            purchase_id=purchase_id.strip(),
+            at=moment,
+            settings=request.app.state.settings,
+        )
+    except (InvalidInput, Conflict, NotFound) as exc:
+        session.rollback()
+        return _customer_page(request, session, me, customer_id, error=exc.message, status=422)
+    query: dict[str, Any] = {"done": "counted" if result.counted else "counted-before"}
+    if result.started:
+        query["started"] = result.started
+    return back_to(f"/customers/{customer_id}?{urlencode(query)}")
+
+
+def _moment(text: str, timezone: str) -> datetime | None:
+    """A purchase's date and time from the form (`datetime-local`, in the business's
+    time zone); None for now."""
+    if not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("give the purchase's date and time, like 2026-11-24 14:30") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))

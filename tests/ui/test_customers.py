@@ -1,0 +1,140 @@
+"""The Customers pages: find a customer, see their cases, change their tier and tags,
+add one (which starts onboarding) and count a purchase (which can start loyalty)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sopdesk.actions.sop_files import do_load_library
+from sopdesk.store.tables import CaseEventRow, CaseRow, CustomerRow
+from tests.ui.conftest import ClientFor, World, _client_factory, make_world
+
+
+@pytest.fixture
+def library_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    """The UI world with the built-in library published too (onboarding, loyalty)."""
+    for world in make_world(sqlite_url, tmp_path):
+        do_load_library(world.session)
+        yield world
+
+
+@pytest.fixture
+def library_client_for(library_world: World) -> Iterator[ClientFor]:
+    yield from _client_factory(library_world)
+
+
+def _customer(world: World, email: str) -> CustomerRow:
+    world.session.expire_all()
+    row = world.session.scalar(select(CustomerRow).where(CustomerRow.email == email))
+    assert row is not None
+    return row
+
+
+def test_the_list_finds_customers_by_name_or_e_mail(world: World, client_for: ClientFor) -> None:
+    agent = client_for("agent")
+    page = agent.get("/customers")
+    assert page.status_code == 200
+    assert "Dana Scully" in page.text and "Fox Mulder" in page.text
+    assert 'href="/customers"' in agent.get("/inbox").text  # in the navigation
+    found = agent.get("/customers", params={"q": "SCULLY"})
+    assert "Dana Scully" in found.text and "Fox Mulder" not in found.text
+    none = agent.get("/customers", params={"q": "%"})
+    assert "No customer's name or e-mail contains" in none.text
+
+
+def test_a_customer_page_shows_their_cases_and_offers_a_new_one(
+    world: World, client_for: ClientFor
+) -> None:
+    dana = _customer(world, "dana@example.com")
+    page = client_for("agent").get(f"/customers/{dana.id}")
+    assert page.status_code == 200
+    assert f'href="/cases/{world.case_ref}"' in page.text
+    assert "Refund for order 1042" in page.text
+    link = "/cases/new?email=dana%40example.com&amp;name=Dana+Scully"
+    assert link in page.text
+    form = client_for("agent").get("/cases/new?email=dana%40example.com&name=Dana+Scully")
+    assert 'value="dana@example.com"' in form.text and 'value="Dana Scully"' in form.text
+    assert client_for("agent").get("/customers/999999").status_code == 404
+
+
+def test_changing_tier_and_tags_is_saved_and_logged(world: World, client_for: ClientFor) -> None:
+    dana = _customer(world, "dana@example.com")
+    agent = client_for("agent")
+    fields = {"name": "Dana K. Scully", "phone": "", "tier": "gold", "tags": "vip, sla, vip"}
+    saved = agent.post_form(f"/customers/{dana.id}", fields)
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/customers/{dana.id}?done=saved"
+    dana = _customer(world, "dana@example.com")
+    assert (dana.name, dana.first_name, dana.tier, dana.tags) == (
+        "Dana K. Scully",
+        "Dana",
+        "gold",
+        ["vip", "sla"],
+    )
+    page = agent.get(saved.headers["location"])
+    assert "The details are saved." in page.text
+    assert "customer.updated · agent@example.com: " in page.text
+    assert "tier standard → gold" in page.text
+    same = agent.post_form(f"/customers/{dana.id}", fields)
+    assert same.headers["location"].endswith("done=unchanged")
+    refused = agent.post_form(f"/customers/{dana.id}", {**fields, "tier": " "})
+    assert refused.status_code == 422
+    assert "a tier cannot be empty" in refused.text
+    events = world.session.scalars(
+        select(CaseEventRow).where(CaseEventRow.kind == "customer.updated")
+    ).all()
+    assert len(events) == 1
+
+
+def test_adding_a_customer_starts_onboarding(
+    library_world: World, library_client_for: ClientFor
+) -> None:
+    agent = library_client_for("agent")
+    form = agent.get("/customers/new")
+    assert form.status_code == 200
+    fields = {"email": "Nia@Example.com", "name": "Nia Obi", "tier": "gold", "tags": "vip"}
+    added = agent.post_form("/customers/new", fields)
+    assert added.status_code == 303
+    nia = _customer(library_world, "nia@example.com")
+    assert added.headers["location"] == f"/customers/{nia.id}?done=added&started=1"
+    page = agent.get(added.headers["location"])
+    assert "The customer is added. It started an SOP" in page.text
+    [case] = library_world.session.scalars(select(CaseRow).where(CaseRow.customer_id == nia.id))
+    assert case.sop_id == "customer-onboarding"
+    assert f'href="/cases/{case.reference}"' in page.text
+    again = agent.post_form("/customers/new", {**fields, "tier": "silver"})
+    assert again.headers["location"] == f"/customers/{nia.id}?done=known"
+    assert _customer(library_world, "nia@example.com").tier == "gold"
+    bad = agent.post_form("/customers/new", {**fields, "email": "nia"})
+    assert bad.status_code == 422 and 'value="Nia Obi"' in bad.text
+
+
+def test_the_third_purchase_opens_a_loyalty_case(
+    library_world: World, library_client_for: ClientFor
+) -> None:
+    agent = library_client_for("agent")
+    dana = _customer(library_world, "dana@example.com")
+    url = f"/customers/{dana.id}/purchases"
+    answers = [agent.post_form(url, {"purchase_id": f"o-{n}"}) for n in (1, 2, 3, 3)]
+    assert [a.headers["location"].split("?")[1] for a in answers] == [
+        "done=counted",
+        "done=counted",
+        "done=counted&started=1",
+        "done=counted-before",
+    ]
+    assert _customer(library_world, "dana@example.com").purchases == 3
+    theirs = select(CaseRow.sop_id).where(CaseRow.customer_id == dana.id)
+    loyalty = [s for s in library_world.session.scalars(theirs) if s == "loyalty-recognition"]
+    assert len(loyalty) == 1
+    dated = agent.post_form(url, {"purchase_id": "o-4", "at": "2026-01-05T10:30"})
+    assert dated.status_code == 303
+    future = agent.post_form(url, {"purchase_id": "o-5", "at": "2999-01-01T00:00"})
+    assert future.status_code == 422
+    empty = agent.post_form(url, {"purchase_id": " "})
+    assert empty.status_code == 422 and "give the order number" in empty.text
+    garbled = agent.post_form(url, {"purchase_id": "o-6", "at": "next tuesday"})
+    assert garbled.status_code == 422 and "like 2026-11-24 14:30" in garbled.text
