@@ -1,4 +1,5 @@
-"""`sopdesk customer add|purchase`: onboarding and loyalty started from the command line."""
+"""`sopdesk customer add|update|purchase`: onboarding and loyalty started from the command
+line, and a customer's details changed."""
 
 from __future__ import annotations
 
@@ -43,4 +44,30 @@ def test_bad_purchases_are_refused_with_a_reason(initialised: Runner) -> None:
     future = cli("customer", "purchase", "ann@customer.example", "o-1", "--at", "2999-01-01T00:00Z")
     assert future.code == 1 and "has not happened yet" in future.err
     unknown = cli("customer", "purchase", "nobody@customer.example", "o-1")
+    assert unknown.code == 1 and "no customer" in unknown.err
+
+
+def test_update_changes_tier_and_tags_and_refuses_nonsense(initialised: Runner) -> None:
+    cli = initialised
+    assert cli("customer", "add", "kim@customer.example", "--tag", "old").code == 0
+    changed = cli(
+        "customer", "update", "kim@customer.example", "--tier", "gold", "--tag", "sla",
+        "--tag", "emea", "--phone", "+1 555", "--format", "json",
+    )  # fmt: skip
+    assert changed.code == 0, changed.err
+    assert json.loads(changed.out) | {"id": 0} == {
+        "id": 0,
+        "email": "kim@customer.example",
+        "name": "",
+        "tier": "gold",
+        "tags": ["sla", "emea"],
+        "phone": "+1 555",
+    }
+    cleared = cli("customer", "update", "kim@customer.example", "--no-tags", "--phone", "")
+    assert cleared.code == 0 and "tier gold, no tags" in cleared.out
+    both = cli("customer", "update", "kim@customer.example", "--tag", "x", "--no-tags")
+    assert both.code == 1 and "not both" in both.err
+    empty_tier = cli("customer", "update", "kim@customer.example", "--tier", " ")
+    assert empty_tier.code == 1 and "a tier cannot be empty" in empty_tier.err
+    unknown = cli("customer", "update", "nobody@customer.example", "--tier", "gold")
     assert unknown.code == 1 and "no customer" in unknown.err

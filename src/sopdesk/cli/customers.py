@@ -1,4 +1,4 @@
-"""`sopdesk customer add|purchase`: tell sopdesk about customers and what they buy.
+"""`sopdesk customer add|update|purchase`: tell sopdesk about customers and what they buy.
 
 Adding a customer starts the published SOPs triggered by `customer_created`
 (onboarding); counting a purchase starts those triggered by `purchase` whose condition
@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
 from sopdesk.actions.customers import customer_key
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.cli.app import app
@@ -22,7 +23,8 @@ from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
 
 customer_app = typer.Typer(
-    help="Add customers and count their purchases (onboarding, loyalty).", no_args_is_help=True
+    help="Add customers, change their details and count their purchases (onboarding, loyalty).",
+    no_args_is_help=True,
 )
 app.add_typer(customer_app, name="customer")
 
@@ -52,6 +54,36 @@ def add_command(
             typer.echo(json.dumps({"id": row.id, "email": row.email, "added": added.created}))
             return
         typer.echo(f"{'added' if added.created else 'known'} customer {row.id}: {row.email}")
+
+
+@customer_app.command("update")
+def update_command(
+    customer: Annotated[str, typer.Argument(help="The customer's id or e-mail address.")],
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="A new tier, e.g. gold.")] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="The tags (repeatable); replaces them all.")
+    ] = None,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="Remove every tag.")] = False,
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="A new phone number; '' clears it.")
+    ] = None,
+    fmt: Format = FORMAT,
+) -> None:
+    """Change a customer's details; tier and tags route their next cases."""
+    if tags and no_tags:
+        raise InvalidInput("give --tag or --no-tags, not both")
+    change = CustomerChange(
+        name=name, phone=phone, tier=tier, tags=[] if no_tags else (list(tags) if tags else None)
+    )
+    with open_session() as session:
+        row = do_update_customer(session, customer_key(customer), change, by="cli")
+        if fmt is Format.JSON:
+            out = {"id": row.id, "email": row.email, "name": row.name, "tier": row.tier}
+            typer.echo(json.dumps(out | {"tags": list(row.tags or []), "phone": row.phone}))
+            return
+        tagged = ", ".join(row.tags or []) or "no tags"
+        typer.echo(f"customer {row.id}: {row.email}, tier {row.tier}, {tagged}")
 
 
 @customer_app.command("purchase")
