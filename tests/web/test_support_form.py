@@ -115,6 +115,13 @@ def test_the_form_offers_the_types_published_sops_route_on_the_web(site: Site) -
     assert "script-src" not in page.headers["content-security-policy"]  # no script at all
 
 
+def test_a_link_can_preselect_a_type(site: Site) -> None:
+    chosen = site.client.get("/support?type=complaint").text
+    assert '<option value="complaint" selected>' in chosen
+    unknown = site.client.get("/support?type=crisis").text  # not on the menu
+    assert '<option value="" selected>' in unknown
+
+
 def test_a_type_no_published_sop_routes_is_not_offered(db_url: str, tmp_path: Path) -> None:
     types = {"return": "Returns", "warranty": "A warranty claim"}
     for site in _site(db_url, tmp_path, support_form_types=types):

@@ -17,9 +17,9 @@ import hashlib
 import mimetypes
 import secrets
 from pathlib import PurePath
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
@@ -91,9 +91,16 @@ def _form(
 
 
 @router.get(PATH, response_class=HTMLResponse)
-def support_page(request: Request, session: DbSession) -> Response:
+def support_page(
+    request: Request,
+    session: DbSession,
+    kind: Annotated[str, Query(alias="type", max_length=40)] = "",
+) -> Response:
+    """The form; `?type=return` (a link from a website's returns page) preselects a type."""
     settings = _enabled(request)
-    return _form(request, form_actions.request_types(session, settings))
+    types = form_actions.request_types(session, settings)
+    chosen = kind if kind in {k for k, _ in types} else form_actions.OTHER
+    return _form(request, types, {"case_type": chosen} if chosen else None)
 
 
 @router.post(PATH, response_class=HTMLResponse)
