@@ -85,6 +85,37 @@ def test_overall_kpis_are_exact() -> None:
     assert (business.customers, business.returning, business.share) == (2, 1, 0.5)
 
 
+def test_cases_we_open_ourselves_count_but_not_as_customers_contacting_us() -> None:
+    # Ann's question is resolved; two days later her 3rd purchase opens a loyalty case,
+    # which the team answers with a thank-you and resolves: our outreach, not her
+    # writing in again.
+    question = CaseFacts(1, 1, T0, "email", "inquiry", "faq", 1, "bo", T0 + 5 * H, T0 + 9 * H,
+                         0, 1, ())  # fmt: skip
+    loyalty = CaseFacts(2, 1, T0 + 2 * D, "internal", None, "loyalty", 1, "bo",
+                        T0 + 2 * D + H, T0 + 2 * D + 2 * H, 0, 1, ("step:reward",))  # fmt: skip
+    contacts = tuple(
+        Contact(c.case_id, c.customer_id, c.opened_at, c.case_type, c.channel)
+        for c in (question, loyalty)
+    )
+    answers = (SurveyFacts(5, True, T0 + 3 * D, case_id=2, customer_id=1, sop_id="loyalty"),)
+    purchases = (Purchase(1, T0 + 2 * D),)
+    k = build_report(Facts(MARCH, (question, loyalty), answers, contacts, purchases)).overall
+    assert (k.cases, k.resolved, k.proactive) == (2, 2, 1)
+    assert (k.csat.answers, k.csat.csat) == (1, 1.0)  # her answer about the loyalty case counts
+    assert (k.sla.cases, k.sla.breached_cases) == (2, 1)  # so do the team's own deadlines
+    assert (k.fcr.resolved_cases, k.fcr.first_contact) == (1, 1)  # only the question
+    assert (k.first_response.count, k.first_response.p50_hours) == (1, 5.0)
+    assert (k.resolution.count, k.resolution.p50_hours) == (1, 9.0)
+    assert (k.repeats.resolved_cases, k.repeats.repeat_contacts) == (1, 0)  # not a repeat
+    assert (k.repeat_business.customers, k.repeat_business.returning) == (1, 1)
+    [fcr] = [line for line in lines(k) if line.key == "fcr"]
+    assert fcr.detail == "1 of 1 resolved cases; 1 opened by us left out"
+    by_channel = {g.label: g.kpis for g in build_report(
+        Facts(MARCH, (question, loyalty), answers, contacts, purchases), Dimension.CHANNEL
+    ).groups}  # fmt: skip
+    assert by_channel["internal"].fcr.rate is None  # nothing there to measure it on
+
+
 def _groups(by: Dimension) -> dict[str, Kpis]:
     return {group.label: group.kpis for group in build_report(FACTS, by).groups}
 
@@ -208,7 +239,7 @@ def facts(draw: st.DrawFn) -> Facts:
                 case_id,
                 draw(st.integers(min_value=1, max_value=6)),
                 opened,
-                draw(st.sampled_from(["email", "web", "phone"])),
+                draw(st.sampled_from(["email", "web", "phone", "internal"])),
                 draw(st.sampled_from([None, "complaint", "return"])),
                 draw(st.sampled_from([None, "a", "b"])),
                 draw(st.sampled_from([None, 1, 2])),
@@ -235,7 +266,9 @@ def facts(draw: st.DrawFn) -> Facts:
     for number, survey in enumerate(surveys):
         answered.setdefault(survey.case_id if survey.case_id is not None else -number, survey)
     unique = list(answered.values())
-    contacts = tuple(Contact(c.case_id, c.customer_id, c.opened_at, c.case_type) for c in cases)
+    contacts = tuple(
+        Contact(c.case_id, c.customer_id, c.opened_at, c.case_type, c.channel) for c in cases
+    )
     purchases = tuple(
         Purchase(draw(st.integers(min_value=1, max_value=6)), T0 + draw(st.integers(-40, 90)) * D)
         for _ in range(draw(st.integers(min_value=0, max_value=6)))
@@ -247,6 +280,7 @@ def _counts(k: Kpis) -> tuple[int, ...]:
     return (
         k.cases,
         k.resolved,
+        k.proactive,
         k.csat.answers,
         k.csat.satisfied,
         k.csat.answered_resolved_cases,

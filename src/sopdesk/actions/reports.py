@@ -218,10 +218,12 @@ def _contacts(session: Session, period: Period, customer_ids: Any) -> tuple[Cont
         REPEAT_COMPLAINT_WINDOW
     ):
         clauses.append(CaseRow.opened_at >= period.since - REPEAT_COMPLAINT_WINDOW)
-    statement = select(CaseRow.id, CaseRow.customer_id, CaseRow.opened_at, CaseRow.case_type)
+    statement = select(
+        CaseRow.id, CaseRow.customer_id, CaseRow.opened_at, CaseRow.case_type, CaseRow.channel
+    )
     return tuple(
-        Contact(case_id, customer_id, opened_at, case_type)
-        for case_id, customer_id, opened_at, case_type in session.execute(
+        Contact(case_id, customer_id, opened_at, case_type, channel)
+        for case_id, customer_id, opened_at, case_type, channel in session.execute(
             statement.where(*clauses).order_by(CaseRow.id)
         )
     )

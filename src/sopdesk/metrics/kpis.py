@@ -2,6 +2,12 @@
 
 Definitions (docs/metrics.md has them with examples):
 
+Proactive cases (channel `internal`: opened by sopdesk for a customer's event, or by an
+agent for an outreach) count in the cases, CSAT and SLA attainment, but not in the KPIs
+about customers contacting us — first contact resolution, response and resolution
+times, repeat contacts and repeat business — where a welcome or a thank-you the team
+sends would read as a question answered at once or a customer writing in again.
+
 - CSAT: share of answers rated 4 or 5; mean rating; answers; response rate = resolved
   cases with an answer / resolved cases.
 - First contact resolution: share of resolved cases with at most one agent reply and
@@ -205,16 +211,18 @@ def kpis(
     purchases: Mapping[int, Sequence[Purchase]],
 ) -> Kpis:
     """Every KPI of one group: its cases and the answers that belong to it."""
+    reactive = [case for case in cases if not case.proactive]
     return Kpis(
         cases=len(cases),
         resolved=sum(case.resolved for case in cases),
+        proactive=len(cases) - len(reactive),
         csat=csat(cases, answers),
-        fcr=fcr(cases, answers),
-        first_response=_durations(cases, lambda case: case.first_response_at),
-        resolution=_durations(cases, lambda case: case.resolved_at),
+        fcr=fcr(reactive, answers),
+        first_response=_durations(reactive, lambda case: case.first_response_at),
+        resolution=_durations(reactive, lambda case: case.resolved_at),
         sla=sla(cases),
-        repeats=repeats(cases, contacts),
-        repeat_business=repeat_business(cases, purchases),
+        repeats=repeats(reactive, contacts),
+        repeat_business=repeat_business(reactive, purchases),
     )
 
 
@@ -245,7 +253,8 @@ def build_report(facts: Facts, by: Dimension = Dimension.OVERALL) -> Report:
     ]
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for contact in facts.contacts:
-        contacts[contact.customer_id].append(contact)
+        if not contact.proactive:  # our own outreach is not the customer coming back
+            contacts[contact.customer_id].append(contact)
     purchases: dict[int, list[Purchase]] = defaultdict(list)
     for purchase in facts.purchases:
         purchases[purchase.customer_id].append(purchase)

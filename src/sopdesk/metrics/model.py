@@ -28,6 +28,12 @@ class Period:
         return after and (self.until is None or moment < self.until)
 
 
+PROACTIVE_CHANNEL = "internal"
+"""The channel of the cases we open ourselves: by sopdesk when a customer's event starts
+an SOP with a person's step (onboarding, loyalty), or by an agent for an outreach.
+Those cases are not customers contacting us, so the KPIs about contacts leave them out."""
+
+
 @dataclass(frozen=True)
 class CaseFacts:
     """One case opened in the period, with what the KPIs need from its history.
@@ -55,6 +61,10 @@ class CaseFacts:
     def resolved(self) -> bool:
         return self.resolved_at is not None
 
+    @property
+    def proactive(self) -> bool:
+        return self.channel == PROACTIVE_CHANNEL
+
 
 @dataclass(frozen=True)
 class Contact:
@@ -65,6 +75,11 @@ class Contact:
     customer_id: int
     opened_at: datetime
     case_type: str | None = None
+    channel: str = "email"
+
+    @property
+    def proactive(self) -> bool:
+        return self.channel == PROACTIVE_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -219,6 +234,7 @@ class Kpis:
 
     cases: int
     resolved: int
+    proactive: int  # of `cases`, opened by us (see PROACTIVE_CHANNEL)
     csat: Csat
     fcr: Fcr
     first_response: Durations

@@ -30,7 +30,8 @@ MEANINGS: dict[str, str] = {
     "csat": "Share of survey answers rated 4 or 5 out of 5: how many customers were satisfied.",
     "mean_rating": "The average survey rating, from 1 (very dissatisfied) to 5 (very satisfied).",
     "response_rate": "Share of resolved cases whose customer answered the survey.",
-    "fcr": "Share of resolved cases solved with at most one reply from us and never reopened.",
+    "fcr": "Share of resolved cases solved with at most one reply from us and never reopened "
+    "(cases we opened ourselves are left out of this and the times and repeats below).",
     "customer_yes": "Share of customers who answered yes to “Did we solve your problem?”.",
     "first_response": "Hours from the customer's first message to our first reply (p50: half "
     "were faster; p90: nine in ten were faster).",
@@ -88,7 +89,8 @@ def lines(k: Kpis) -> list[KpiLine]:
             "fcr",
             "First contact resolution",
             percent(k.fcr.rate),
-            _of(k.fcr.first_contact, k.fcr.resolved_cases, "resolved cases"),
+            _of(k.fcr.first_contact, k.fcr.resolved_cases, "resolved cases")
+            + (f"; {k.proactive} opened by us left out" if k.proactive else ""),
         ),
         (
             "customer_yes",

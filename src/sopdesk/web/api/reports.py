@@ -108,6 +108,11 @@ class KpisOut(BaseModel):
 
     cases: int = Field(ge=0, description="Cases opened in the period")
     resolved: int = Field(ge=0, description="Of those, resolved or closed now")
+    proactive: int = Field(
+        ge=0,
+        description="Of those, opened by us (channel internal: a customer's event or an "
+        "agent's outreach); left out of the KPIs about contacts (FCR, times, repeats)",
+    )
     csat: CsatOut
     fcr: FcrOut
     first_response: DurationsOut = Field(description="Opening to the first reply by a person")
