@@ -9,8 +9,10 @@ A form is sent once however often the browser sends it: each form carries a rand
 stored as the case's external id (`support-form`, key), and a repeat answers with the
 case the first one opened. Limits, over the `support_form_posts` table, so they hold
 across processes: `PER_ADDRESS` requests per client address and `PER_EMAIL` per e-mail
-address in their windows. Two requests racing past a limit at the same instant may both
-get in; the limit is a brake on floods, not an exact quota.
+address in their windows. Both addresses are stored hashed, and every row is deleted
+once no window needs it (at the next request from anyone). Two requests racing past a
+limit at the same instant may both get in; the limit is a brake on floods, not an exact
+quota.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,8 +150,13 @@ def _has_control(text: str) -> bool:
 
 
 def email_key(email: str) -> str:
-    """The stored form of an address for the limits (a hash: addresses are not kept)."""
-    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+    """The stored form of an e-mail address for the limits (a hash: it is not kept)."""
+    return hashlib.sha256(b"email|" + normalise_email(email).encode()).hexdigest()
+
+
+def address_key(ip: str) -> str:
+    """The stored form of a client address for the limits (a hash: it is not kept)."""
+    return hashlib.sha256(b"ip|" + ip.encode()).hexdigest()
 
 
 def do_send_support_request(
@@ -171,7 +178,8 @@ def do_send_support_request(
     try:
         begin_write(session)
         _check_limits(session, request, moment, settings)
-        post = SupportFormPostRow(ip=request.ip, email_key=email_key(request.email), at=moment)
+        keys = {"ip_key": address_key(request.ip), "email_key": email_key(request.email)}
+        post = SupportFormPostRow(**keys, at=moment)
         session.add(post)
         case = open_case(session, _case_request(request, settings), moment, settings)
         reference = case.reference
@@ -200,19 +208,18 @@ def _sent_before(session: Session, key: str) -> str | None:
 def _check_limits(
     session: Session, request: SupportRequest, now: datetime, settings: Settings
 ) -> None:
-    """Refuse (`TooManyRequests`) past either limit; prunes the rows no window needs."""
+    """Refuse (`TooManyRequests`) past either limit; deletes the rows no window needs."""
     oldest = now - max(PER_ADDRESS.window, PER_EMAIL.window)
     table = SupportFormPostRow
-    key = email_key(request.email)
-    mine = or_(table.ip == request.ip, table.email_key == key)
-    session.execute(delete(table).where(mine, table.at <= oldest))
+    key, ip_key = email_key(request.email), address_key(request.ip)
+    session.execute(delete(table).where(table.at <= oldest))
 
     def times(where: object, policy: ratelimit.Policy) -> list[datetime]:
         query = select(table.at).where(where, table.at > now - policy.window)
         return [min(at, now) for at in session.scalars(query)]
 
     decision = ratelimit.combine(
-        ratelimit.decide(times(table.ip == request.ip, PER_ADDRESS), now, PER_ADDRESS),
+        ratelimit.decide(times(table.ip_key == ip_key, PER_ADDRESS), now, PER_ADDRESS),
         ratelimit.decide(times(table.email_key == key, PER_EMAIL), now, PER_EMAIL),
     )
     if not decision.allowed:

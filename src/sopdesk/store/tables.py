@@ -582,19 +582,18 @@ class WebSessionRow(Base):
 
 
 class SupportFormPostRow(Base):
-    """A request sent through the public support form, kept for its spam limits.
-
-    `email_key` hashes the address the visitor gave; `ip` is the client address.
-    """
+    """A request sent through the public support form, kept for its spam limits (an
+    hour): `ip_key` and `email_key` hash the client address and the e-mail address."""
 
     __tablename__ = "support_form_posts"
     __table_args__ = (
-        Index("ix_support_form_posts_ip_at", "ip", "at"),
+        Index("ix_support_form_posts_ip_key_at", "ip_key", "at"),
         Index("ix_support_form_posts_email_key_at", "email_key", "at"),
+        Index("ix_support_form_posts_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ip: Mapped[str] = mapped_column(String(64))
+    ip_key: Mapped[str] = mapped_column(String(64))
     email_key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 

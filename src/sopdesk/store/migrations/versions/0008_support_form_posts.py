@@ -1,4 +1,5 @@
-"""The public support form's spam limits: one row per request sent through it.
+"""The public support form's spam limits: one row per request sent through it, kept
+for an hour, the client and e-mail addresses hashed.
 
 Revision ID: 0008
 Revises: 0007
@@ -20,18 +21,20 @@ def upgrade() -> None:
     op.create_table(
         "support_form_posts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("ip", sa.String(64), nullable=False),
+        sa.Column("ip_key", sa.String(64), nullable=False),
         sa.Column("email_key", sa.String(64), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_support_form_posts")),
     )
-    op.create_index("ix_support_form_posts_ip_at", "support_form_posts", ["ip", "at"])
+    op.create_index("ix_support_form_posts_ip_key_at", "support_form_posts", ["ip_key", "at"])
     op.create_index(
         "ix_support_form_posts_email_key_at", "support_form_posts", ["email_key", "at"]
     )
+    op.create_index("ix_support_form_posts_at", "support_form_posts", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_support_form_posts_at", table_name="support_form_posts")
     op.drop_index("ix_support_form_posts_email_key_at", table_name="support_form_posts")
-    op.drop_index("ix_support_form_posts_ip_at", table_name="support_form_posts")
+    op.drop_index("ix_support_form_posts_ip_key_at", table_name="support_form_posts")
     op.drop_table("support_form_posts")
