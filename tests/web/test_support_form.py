@@ -316,3 +316,40 @@ def test_check_request_names_the_field_and_the_fix(field: str, value: str, says:
         support_form.check_request(request, ["return"])
     assert says in " ".join(raised.value.errors.values())
     assert isinstance(raised.value, InvalidInput)
+
+
+def test_the_same_form_sent_twice_at_once_opens_one_case(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sendings race past the "sent before?" look (made to, here: its first answer
+    in each thread is "no"); the case's unique external id lets one in, and the other
+    answers with its reference."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier, local
+
+    looked = local()
+    real_look = support_form._sent_before
+
+    def first_look_misses(session: Session, key: str) -> str | None:
+        if not getattr(looked, "once", False):
+            looked.once = True
+            return None
+        return real_look(session, key)
+
+    monkeypatch.setattr(support_form, "_sent_before", first_look_misses)
+    engine = site.session.get_bind()
+    request = support_form.SupportRequest(
+        email="race@example.com", subject="Twice", message="Sent twice", key="k" * 24, ip="1"
+    )
+    start = Barrier(2)
+
+    def send() -> support_form.SupportAnswer:
+        with session_factory(engine)() as session:
+            start.wait()
+            return support_form.do_send_support_request(session, request, settings=site.settings)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = [future.result() for future in [pool.submit(send), pool.submit(send)]]
+    [case] = site.cases()
+    assert {answer.reference for answer in answers} == {case.reference}
+    assert sorted(answer.repeated for answer in answers) == [False, True]
