@@ -42,7 +42,6 @@ from sopdesk.store.tables import CaseRow, SupportFormPostRow
 
 SOURCE = "support-form"
 MAX_NAME = 200
-MAX_EMAIL = 320
 MAX_SUBJECT = 200
 MAX_MESSAGE = 20_000
 MAX_FILES = 5

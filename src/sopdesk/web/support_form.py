@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from sopdesk.actions import support_form as form_actions
+from sopdesk.actions.customers import MAX_EMAIL
 from sopdesk.auth import csrf
 from sopdesk.channels.email_in.model import Attachment
 from sopdesk.errors import NotFound, SopdeskError
@@ -78,7 +79,7 @@ def _form(
         "key": (values or {}).get("key") or secrets.token_urlsafe(24),
         "limits": {
             "name": form_actions.MAX_NAME,
-            "email": form_actions.MAX_EMAIL,
+            "email": MAX_EMAIL,
             "subject": form_actions.MAX_SUBJECT,
             "message": form_actions.MAX_MESSAGE,
             "files": form_actions.MAX_FILES,
@@ -129,8 +130,7 @@ async def _send(request: Request, settings: Settings, form: FormData) -> Respons
     token = submitted if isinstance(submitted, str) else None
     if not csrf.csrf_valid(settings.secret_key, csrf_binding(request), token):
         message = "This form has expired. Your text is still here: please send it again."
-        types = await run_in_threadpool(_types, request, settings)
-        return _form(request, types, values, message=message, status=403)
+        return await _again(request, settings, values, 403, message=message)
     if values.get(TRAP):
         return _thanks(request, None, values.get("email", ""))
     support = form_actions.SupportRequest(
@@ -146,17 +146,28 @@ async def _send(request: Request, settings: Settings, form: FormData) -> Respons
     try:
         answer = await run_in_threadpool(_open, request, settings, support)
     except form_actions.FormErrors as exc:
-        types = await run_in_threadpool(_types, request, settings)
-        return _form(request, types, values, errors=exc.errors, status=422)
+        return await _again(request, settings, values, 422, errors=exc.errors)
     except form_actions.TooManyRequests as exc:
-        types = await run_in_threadpool(_types, request, settings)
-        response = _form(request, types, values, message=exc.message, status=429)
+        response = await _again(request, settings, values, 429, message=exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except SopdeskError as exc:
-        types = await run_in_threadpool(_types, request, settings)
-        return _form(request, types, values, message=exc.message, status=exc.status)
+        return await _again(request, settings, values, exc.status, message=exc.message)
     return _thanks(request, answer.reference, support.email)
+
+
+async def _again(
+    request: Request,
+    settings: Settings,
+    values: dict[str, str],
+    status: int,
+    *,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+) -> Response:
+    """The form again with what was typed, and what to fix."""
+    types = await run_in_threadpool(_types, request, settings)
+    return _form(request, types, values, errors, message, status)
 
 
 def _types(request: Request, settings: Settings) -> list[tuple[str, str]]:
