@@ -13,25 +13,21 @@ Pages keep the strict CSP of the customer pages (no script), are never cached, a
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 import secrets
-from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from sopdesk.actions import support_form as form_actions
 from sopdesk.actions.customers import MAX_EMAIL
 from sopdesk.auth import csrf
-from sopdesk.channels.email_in.model import Attachment
 from sopdesk.errors import NotFound, SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.web.customer_pages import PRIVATE_HEADERS
-from sopdesk.web.downloads import is_media_type
+from sopdesk.web.files import attachment_from_upload, chosen_files
 from sopdesk.web.rendering import page
 from sopdesk.web.security import DbSession, client_ip, csrf_binding, form_page
 
@@ -141,7 +137,7 @@ async def _send(request: Request, settings: Settings, form: FormData) -> Respons
         ip=client_ip(request),
         name=values.get("name", ""),
         case_type=values.get("case_type", form_actions.OTHER),
-        files=tuple([await _attachment(item) for item in _uploads(form)]),
+        files=tuple([await attachment_from_upload(item) for item in chosen_files(form)]),
     )
     try:
         answer = await run_in_threadpool(_open, request, settings, support)
@@ -180,29 +176,6 @@ def _open(
 ) -> form_actions.SupportAnswer:
     with request.app.state.sessions() as session:
         return form_actions.do_send_support_request(session, support, settings=settings)
-
-
-def _uploads(form: FormData) -> list[UploadFile]:
-    """The files chosen (a file input left empty sends a part without a name)."""
-    items = form.getlist("files")
-    return [item for item in items if isinstance(item, UploadFile) and item.filename]
-
-
-async def _attachment(upload: UploadFile) -> Attachment:
-    data = await upload.read()
-    name = _file_name(upload.filename or "")
-    declared = (upload.content_type or "").split(";")[0].strip().lower()
-    guessed = mimetypes.guess_type(name)[0]
-    kind = declared if is_media_type(declared) else (guessed or "application/octet-stream")
-    digest = hashlib.sha256(data).hexdigest()
-    return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
-
-
-def _file_name(raw: str) -> str:
-    """The last part of the name the browser sent, without control characters."""
-    base = PurePath(raw.replace("\\", "/")).name
-    clean = "".join(char for char in base if ord(char) >= 32 and ord(char) != 127).strip()
-    return clean[:255] or "attachment"
 
 
 def _thanks(request: Request, reference: str | None, email: str) -> Response:

@@ -31,7 +31,7 @@ from sopdesk.store.tables import CaseStatusValue, MessageRow
 from sopdesk.web.api import models as m
 from sopdesk.web.api.deps import require
 from sopdesk.web.api.idempotent import IdempotentRoute, idempotency_key
-from sopdesk.web.downloads import attachment_response
+from sopdesk.web.files import attachment_response
 from sopdesk.web.security import DbSession
 
 router = APIRouter(

@@ -45,7 +45,7 @@ from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseStatusValue, MessageRow
-from sopdesk.web.downloads import attachment_response
+from sopdesk.web.files import attachment_response
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -222,7 +222,7 @@ def _case_page(
 
 @router.get("/cases/{ref}/attachments/{attachment_id}")
 def attachment(session: DbSession, me: CaseReader, ref: str, attachment_id: int) -> Response:
-    """A file a message on the case brought (see `web.downloads` for how it is sent)."""
+    """A file a message on the case brought (see `web.files` for how it is sent)."""
     return attachment_response(case_attachment(session, ref, attachment_id))
 
 
