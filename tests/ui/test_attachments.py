@@ -3,6 +3,7 @@ serve their bytes as received, and nothing in them can act on our site."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -140,3 +141,68 @@ def test_the_api_lists_and_serves_the_files(
         missing = api.get(f"/api/v1/cases/{ref}/attachments/999999")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_an_agent_attaches_files_to_a_reply(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, _ = with_files
+    agent = client_for("agent")
+    page = agent.get(f"/cases/{ref}")
+    assert 'enctype="multipart/form-data"' in page.text and 'name="files"' in page.text
+    label = b"%PDF-1.4 label"
+    sent = agent.post(
+        f"/cases/{ref}/reply",
+        data={"csrf_token": agent.csrf, "text": "Here is your return label."},
+        files=[("files", ("label.pdf", label, "application/pdf"))],
+    )
+    assert sent.status_code == 303, sent.text
+    world.session.expire_all()
+    outbound = [m for m in case_timeline(world.session, ref).messages if m.kind == "outbound"]
+    reply = outbound[-1]
+    [row] = world.session.scalars(select(AttachmentRow).where(AttachmentRow.message_id == reply.id))
+    assert (row.filename, row.content_type) == ("label.pdf", "application/pdf")
+    assert row.size == len(label)
+    shown = agent.get(f"/cases/{ref}").text
+    assert f'href="/cases/{ref}/attachments/{row.id}">label.pdf</a>' in shown
+    too_many = [("files", (f"f{i}.txt", b"x", "text/plain")) for i in range(11)]
+    refused = agent.post(
+        f"/cases/{ref}/reply",
+        data={"csrf_token": agent.csrf, "text": "Eleven files"},
+        files=too_many,
+    )
+    assert refused.status_code == 422
+    assert "a reply carries at most 10 files" in refused.text
+    assert "Eleven files" in refused.text  # the text is kept
+
+
+def test_the_api_sends_files_with_a_reply(
+    world: World, client_for: ClientFor, with_files: tuple[str, dict[str, int]]
+) -> None:
+    ref, _ = with_files
+    token = users.do_create_token(world.session, "agent@example.com", scopes={"cases"}).token
+    app = client_for("agent").app
+    label = base64.b64encode(b"%PDF-1.4 label").decode()
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
+        body = {
+            "text": "Your label.",
+            "attachments": [
+                {"filename": "label.pdf", "content_type": "application/pdf"}
+                | {"content_base64": label}
+            ],
+        }
+        made = api.post(f"/api/v1/cases/{ref}/replies", json=body)
+        assert made.status_code == 201, made.text
+        [listed] = made.json()["attachments"]
+        assert (listed["filename"], listed["size"]) == ("label.pdf", 14)
+        assert api.get(f"/api/v1/cases/{ref}/attachments/{listed['id']}").content == (
+            b"%PDF-1.4 label"
+        )
+        for bad, says in [
+            ({"filename": "label.pdf", "content_base64": "not base64!"}, "is not base64"),
+            ({"filename": "../label.pdf", "content_base64": label}, "not a plain file name"),
+            ({"filename": "l.pdf", "content_type": "pdf", "content_base64": label}, "content type"),
+        ]:
+            refused = api.post(f"/api/v1/cases/{ref}/replies", json={**body, "attachments": [bad]})
+            assert refused.status_code == 422, bad
+            assert says in refused.json()["detail"]

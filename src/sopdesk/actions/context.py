@@ -263,13 +263,17 @@ def email_payload(
     template: str | None = None,
     message_row_id: int | None = None,
     unsubscribe_url: str | None = None,
+    attachments: Sequence[int] = (),
 ) -> dict[str, Any]:
     """The outbox payload of one e-mail; `outgoing_email` reads it back.
 
     `unsubscribe_url` (follow-ups and sequences, never replies) becomes the
     List-Unsubscribe header, with RFC 8058 one-click for an http(s) link.
+    `attachments` are the ids of the `attachments` rows sent with it (on the message
+    row `message_row_id`); the worker reads their bytes when it sends.
     """
-    return {
+    extra = {"attachments": list(attachments)} if attachments else {}
+    return extra | {
         "template": template,
         "sender": {"address": settings.support_address, "name": settings.company_name},
         "to": [{"address": m.address, "name": m.name} for m in to],

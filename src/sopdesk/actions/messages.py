@@ -57,17 +57,19 @@ def store_message(
         automated=False,
         created_at=at,
     )
-    for attachment in message.attachments:
-        row.attachments.append(
-            AttachmentRow(
-                filename=attachment.filename or "",
-                content_type=attachment.content_type,
-                size=attachment.size,
-                sha256=attachment.sha256,
-                content=attachment.data,
-                content_id=attachment.content_id,
-            )
-        )
+    row.attachments.extend(attachment_row(attachment) for attachment in message.attachments)
     session.add(row)
     session.flush()
     return row
+
+
+def attachment_row(attachment: Attachment) -> AttachmentRow:
+    """The row that keeps a file of a message, its bytes as they are."""
+    return AttachmentRow(
+        filename=attachment.filename or "",
+        content_type=attachment.content_type,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        content=attachment.data,
+        content_id=attachment.content_id,
+    )

@@ -8,12 +8,12 @@ answer threads onto the case even while the worker is still retrying.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from sopdesk.actions.case_state import LoadedCase, log_event
 from sopdesk.actions.context import (
@@ -31,12 +31,21 @@ from sopdesk.actions.context import (
     render_template_payload,
 )
 from sopdesk.actions.groups import Contacts, escalation_contacts, recipients
-from sopdesk.channels.email_out import Mailbox, reply_subject, text_to_html
+from sopdesk.actions.messages import attachment_row
+from sopdesk.channels.email_in import Attachment
+from sopdesk.channels.email_out import (
+    InvalidMessageError,
+    Mailbox,
+    OutgoingAttachment,
+    reply_subject,
+    text_to_html,
+)
 from sopdesk.engine import Escalate, SendTemplate
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
 from sopdesk.store.tables import (
+    AttachmentRow,
     CaseRow,
     CustomerRow,
     MessageKindValue,
@@ -133,10 +142,12 @@ def queue_case_email(
     template: str | None = None,
     unsubscribe_url: str | None = None,
     thread: Thread | None = None,
+    files: Sequence[Attachment] = (),
 ) -> MessageRow:
     """An outbound message on the case and its outbox row, threaded on the conversation.
 
     `thread`: the conversation's threading when the caller knows it; read otherwise.
+    `files` are kept as the message's attachments and sent with it.
     """
     thread = thread or thread_for(session, case.id)
     customer: CustomerRow = case.customer
@@ -157,6 +168,7 @@ def queue_case_email(
         automated=automatic,
         created_at=now,
     )
+    message.attachments.extend(attachment_row(file) for file in files)
     session.add(message)
     session.flush()
     payload = email_payload(
@@ -172,9 +184,28 @@ def queue_case_email(
         template=template,
         message_row_id=message.id,
         unsubscribe_url=unsubscribe_url,
+        attachments=[row.id for row in message.attachments],
     )
     queue_email(session, email_outbox_values(key, payload, now, case.id, case.customer_id))
     return message
+
+
+def outbox_attachments(session: Session, payload: Mapping[str, Any]) -> list[OutgoingAttachment]:
+    """The files an outbox payload sends (`email_payload`'s `attachments`), in order;
+    `InvalidMessageError` when one is gone, so the e-mail is never sent without it."""
+    wanted = [int(i) for i in payload.get("attachments") or []]
+    if not wanted:
+        return []
+    query = (
+        select(AttachmentRow)
+        .where(AttachmentRow.id.in_(wanted))
+        .options(undefer(AttachmentRow.content))
+    )
+    found = {row.id: row for row in session.scalars(query)}
+    if missing := [i for i in wanted if i not in found]:
+        raise InvalidMessageError(f"the e-mail's attachments {missing} are gone")
+    rows = [found[i] for i in wanted]
+    return [OutgoingAttachment(r.filename or "attachment", r.content, r.content_type) for r in rows]
 
 
 def queue_template(

@@ -6,6 +6,7 @@ customer's latest message; a note is internal. Both are added to the engine's hi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from sopdesk.actions.case_state import (
 from sopdesk.actions.context import Agent, render_template_payload
 from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.actions.outbound import case_rendering, queue_case_email, reply_text_subject
+from sopdesk.channels.email_in import Attachment
 from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import (
     CaseStatus,
@@ -45,14 +47,17 @@ def do_reply(
     template_id: str | None = None,
     key: str | None = None,
     status: str | None = None,
+    files: Sequence[Attachment] = (),
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> MessageRow:
     """Queue a public reply by an agent (typed, or from an SOP template), threaded on the case.
 
     `key` is the idempotency key of the outbox row (default: a new one); `status`
-    moves the case after the reply (e.g. `pending` while waiting on the customer).
+    moves the case after the reply (e.g. `pending` while waiting on the customer);
+    `files` go with it (`check_reply_files` says how many and how large).
     """
+    check_reply_files(files)
     moment, settings = resolve_now(now), settings or Settings()
     loaded = load_case(session, case_id, settings)
     case = loaded.case
@@ -70,6 +75,7 @@ def do_reply(
         author=author,
         automatic=False,
         template=template_id,
+        files=files,
     )
     log_event(
         session,
@@ -81,10 +87,32 @@ def do_reply(
         key=key,
         template=template_id,
         message=message.id,
+        attachments=[file.filename for file in files],
     )
     public = Message(str(message.id), MessageKind.PUBLIC, moment, author=author)
     _after_message(session, loaded, public, moment, author, status)
     return message
+
+
+MAX_REPLY_FILES = 10
+MAX_REPLY_BYTES = 15 * 1024 * 1024
+"""What one reply may carry in all: base64 makes it a third larger on the wire, and mail
+servers commonly refuse messages over 20–25 MB."""
+
+
+def check_reply_files(files: Sequence[Attachment]) -> None:
+    """Raise `InvalidInput` for more files, or more bytes, than one reply may carry."""
+    if len(files) > MAX_REPLY_FILES:
+        raise InvalidInput(f"a reply carries at most {MAX_REPLY_FILES} files")
+    total = sum(file.size for file in files)
+    if total > MAX_REPLY_BYTES:
+        limit = MAX_REPLY_BYTES // (1024 * 1024)
+        raise InvalidInput(
+            f"the files come to {total / (1024 * 1024):.1f} MB; a reply carries at most {limit} MB",
+            hint="send a link to a large file instead",
+        )
+    if empty := [file.filename for file in files if file.size == 0]:
+        raise InvalidInput(f"{', '.join(n or 'a file' for n in empty)} is empty")
 
 
 def _reply_body(

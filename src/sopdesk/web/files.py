@@ -65,7 +65,16 @@ def chosen_files(form: FormData, field: str = "files") -> list[UploadFile]:
 
 
 async def attachment_from_upload(upload: UploadFile) -> Attachment:
-    data = await upload.read()
+    return _attachment(upload, await upload.read())
+
+
+def read_uploads(uploads: list[UploadFile] | None) -> tuple[Attachment, ...]:
+    """`attachment_from_upload` for a route that is not async (FastAPI spooled the files)."""
+    chosen = [upload for upload in uploads or [] if upload.filename]
+    return tuple(_attachment(upload, upload.file.read()) for upload in chosen)
+
+
+def _attachment(upload: UploadFile, data: bytes) -> Attachment:
     name = _file_name(upload.filename or "")
     declared = (upload.content_type or "").split(";")[0].strip().lower()
     guessed = mimetypes.guess_type(name)[0]

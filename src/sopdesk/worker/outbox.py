@@ -13,13 +13,19 @@ The payload is the one `sopdesk.actions.context.email_payload` writes (docs/case
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from sopdesk.actions.context import outgoing_email
-from sopdesk.channels.email_out import InvalidMessageError, OutgoingEmail, compose
+from sopdesk.channels.email_out import (
+    InvalidMessageError,
+    OutgoingAttachment,
+    OutgoingEmail,
+    compose,
+)
 
 
 def outgoing_from_row(key: str, payload: Mapping[str, Any]) -> OutgoingEmail:
@@ -33,7 +39,14 @@ def outgoing_from_row(key: str, payload: Mapping[str, Any]) -> OutgoingEmail:
 
 
 def build_message(
-    key: str, payload: Mapping[str, Any], *, created_at: datetime, secret: str
+    key: str,
+    payload: Mapping[str, Any],
+    *,
+    created_at: datetime,
+    secret: str,
+    attachments: Sequence[OutgoingAttachment] = (),
 ) -> EmailMessage:
-    """The message for an outbox row, identical on every call for the same row."""
-    return compose(outgoing_from_row(key, payload), now=created_at, secret=secret)
+    """The message for an outbox row, identical on every call for the same row;
+    `attachments` are the files its payload names (`actions.outbound.outbox_attachments`)."""
+    outgoing = replace(outgoing_from_row(key, payload), attachments=tuple(attachments))
+    return compose(outgoing, now=created_at, secret=secret)

@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.outbound import outbox_attachments
 from sopdesk.channels.email_out import SendResult, SmtpConfig
 from sopdesk.settings import Settings
 from sopdesk.store.tables import OutboxRow, OutboxStatus, TimerRow, TimerStatus
@@ -447,6 +448,7 @@ class Worker:
                 item.payload,
                 created_at=item.created_at,
                 secret=self.config.secret,
+                attachments=outbox_attachments(session, item.payload),
             )
             _check_message_id(item, message["Message-ID"])
             result = self.deliver(message)

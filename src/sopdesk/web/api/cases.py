@@ -7,6 +7,10 @@ person recorded in the case log is the caller's email.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -25,13 +29,15 @@ from sopdesk.actions.case_reads import (
 )
 from sopdesk.actions.case_state import load_case
 from sopdesk.auth.permissions import Principal
+from sopdesk.channels.email_in import Attachment
 from sopdesk.engine import clock_statuses
+from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseStatusValue, MessageRow
 from sopdesk.web.api import models as m
 from sopdesk.web.api.deps import require
 from sopdesk.web.api.idempotent import IdempotentRoute, idempotency_key
-from sopdesk.web.files import attachment_response
+from sopdesk.web.files import attachment_response, is_media_type
 from sopdesk.web.security import DbSession
 
 router = APIRouter(
@@ -215,9 +221,27 @@ def reply(
         text=body.text,
         template_id=body.template_id,
         status=body.status.value if body.status else None,
+        files=[_file(item) for item in body.attachments],
         settings=_settings(request),
     )
     return m.message_out(message)
+
+
+def _file(item: m.FileIn) -> Attachment:
+    """An API file as an attachment; a name or type that cannot go in a mail header, or
+    bytes that are not base64, are refused (422)."""
+    try:
+        data = base64.b64decode(item.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{item.filename}: content_base64 is not base64") from None
+    name = item.filename.strip()
+    if name != PurePath(name.replace("\\", "/")).name or any(ord(c) < 32 for c in name):
+        raise InvalidInput(f"{item.filename!r} is not a plain file name")
+    kind = item.content_type.strip().lower()
+    if not is_media_type(kind):
+        raise InvalidInput(f"{item.content_type!r} is not a type/subtype content type")
+    digest = hashlib.sha256(data).hexdigest()
+    return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
 
 
 @router.post(

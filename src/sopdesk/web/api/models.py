@@ -255,6 +255,16 @@ class CaseDetail(CaseSummary):
     events: list[EventOut]
 
 
+class FileIn(BaseModel):
+    """A file to send, its bytes in base64 (RFC 4648, standard alphabet)."""
+
+    filename: Text = Field(min_length=1, max_length=255, examples=["return-label.pdf"])
+    content_type: Text = Field(
+        "application/octet-stream", max_length=127, examples=["application/pdf"]
+    )
+    content_base64: str = Field(min_length=1, max_length=21_000_000)
+
+
 class ReplyIn(BaseModel):
     """A public reply: typed text, or one of the SOP's templates filled in."""
 
@@ -262,6 +272,9 @@ class ReplyIn(BaseModel):
     template_id: Text | None = Field(None, max_length=80, description="A template of the SOP")
     status: CaseStatusValue | None = Field(
         None, description="Move the case after the reply, e.g. pending"
+    )
+    attachments: list[FileIn] = Field(
+        [], max_length=10, description="Files sent with the reply: 15 MB in all at most"
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseStatusValue, MessageRow
-from sopdesk.web.files import attachment_response
+from sopdesk.web.files import attachment_response, read_uploads
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -269,10 +269,13 @@ def reply(
     template_id: FormText = "",
     template_digest: FormText = "",
     status: FormText = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """Send the template itself when its text is unedited, else the agent's text."""
+    """Send the template itself when its text is unedited, else the agent's text; with
+    the files chosen."""
     unedited = bool(template_id) and text_digest(text) == template_digest
     settings = _settings(request)
+    attached = read_uploads(files)
 
     def change(case_id: int) -> object:
         return case_actions.do_reply(
@@ -282,6 +285,7 @@ def reply(
             text="" if unedited else text,
             template_id=template_id if unedited else None,
             status=status or None,
+            files=attached,
             settings=settings,
         )
 
