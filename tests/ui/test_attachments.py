@@ -17,6 +17,7 @@ from sopdesk.actions.messages import NewMessage
 from sopdesk.channels.email_in.model import Attachment
 from sopdesk.errors import NotFound
 from sopdesk.store.tables import AttachmentRow, MessageRow
+from sopdesk.web.api.models import MAX_REPLY_BASE64
 from tests.ui.conftest import ClientFor, World
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -206,3 +207,8 @@ def test_the_api_sends_files_with_a_reply(
             refused = api.post(f"/api/v1/cases/{ref}/replies", json={**body, "attachments": [bad]})
             assert refused.status_code == 422, bad
             assert says in refused.json()["detail"]
+        chunk = "A" * (MAX_REPLY_BASE64 // 2 + 4)  # two of these are more than 15 MB
+        files = [{"filename": f"part{i}.bin", "content_base64": chunk} for i in (1, 2)]
+        too_big = api.post(f"/api/v1/cases/{ref}/replies", json={**body, "attachments": files})
+        assert too_big.status_code == 422
+        assert "more than 15 MB" in too_big.text

@@ -10,8 +10,9 @@ import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
+from sopdesk.actions.replies import MAX_REPLY_BYTES
 from sopdesk.engine.report import ClockStatus
 from sopdesk.store.tables import (
     CaseEventRow,
@@ -255,6 +256,10 @@ class CaseDetail(CaseSummary):
     events: list[EventOut]
 
 
+MAX_REPLY_BASE64 = -(-MAX_REPLY_BYTES // 3) * 4
+"""The base64 length of the most a reply may carry (`replies.MAX_REPLY_BYTES`)."""
+
+
 class FileIn(BaseModel):
     """A file to send, its bytes in base64 (RFC 4648, standard alphabet)."""
 
@@ -262,7 +267,7 @@ class FileIn(BaseModel):
     content_type: Text = Field(
         "application/octet-stream", max_length=127, examples=["application/pdf"]
     )
-    content_base64: str = Field(min_length=1, max_length=21_000_000)
+    content_base64: str = Field(min_length=1, max_length=MAX_REPLY_BASE64)
 
 
 class ReplyIn(BaseModel):
@@ -276,6 +281,13 @@ class ReplyIn(BaseModel):
     attachments: list[FileIn] = Field(
         [], max_length=10, description="Files sent with the reply: 15 MB in all at most"
     )
+
+    @model_validator(mode="after")
+    def _files_fit(self) -> ReplyIn:
+        """Refuse before decoding what cannot fit in 15 MB (base64: 4 characters a 3 bytes)."""
+        if sum(len(item.content_base64) for item in self.attachments) > MAX_REPLY_BASE64:
+            raise ValueError("the attachments come to more than 15 MB")
+        return self
 
 
 class NoteIn(BaseModel):
