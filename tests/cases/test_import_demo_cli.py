@@ -16,7 +16,14 @@ from sopdesk.actions.sop_files import library_sources
 from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from sopdesk.sop.parser import parse_sop
-from sopdesk.store.tables import CaseEventRow, CaseRow, OutboxRow, SopRunRow
+from sopdesk.store.tables import (
+    AttachmentRow,
+    CaseEventRow,
+    CaseRow,
+    MessageRow,
+    OutboxRow,
+    SopRunRow,
+)
 from tests.cases.conftest import MONDAY
 from tests.channels.test_csv_import import FRESHDESK_EXPORT, ZENDESK_EXPORT
 from tests.conftest import Runner
@@ -94,6 +101,17 @@ def test_the_demo_runs_every_library_sop_and_refuses_to_load_twice(
         session.scalars(select(CaseEventRow).where(CaseEventRow.kind == "message.failed"))
     )
     assert failed == []
+    files = {
+        (kind, filename)
+        for kind, filename in session.execute(
+            select(MessageRow.kind, AttachmentRow.filename).join(
+                AttachmentRow, AttachmentRow.message_id == MessageRow.id
+            )
+        )
+    }
+    # a customer's photo came with their complaint; a return label went with a reply
+    assert {("inbound", "parcel.png"), ("outbound", "return-label-10388.pdf")} <= files
+    assert any(row.payload.get("attachments") for row in session.scalars(select(OutboxRow)))
     with pytest.raises(Conflict, match="already loaded"):
         do_load_demo(session, now=MONDAY + timedelta(days=31), settings=settings)
 

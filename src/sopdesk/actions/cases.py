@@ -1,6 +1,7 @@
 """Opening cases: customer, case, first message, routing, and the SOP run — one transaction.
 
-`do_open_case` is what the API, the CLI and the web form call; e-mail intake
+`do_open_case` is what the API, the CLI and the agent's New case page call
+(`do_open_request` when the first message brings files); e-mail intake
 (`actions.intake`) and CSV import (`actions.case_import`) use the same `open_case`
 inside their own transactions. Routing (`assist.routing.route`) picks the SOP from
 the published library by its `applies_to` rules (then a classifier, if one is
@@ -54,6 +55,7 @@ __all__ = [
     "do_change_status",
     "do_complete_step",
     "do_open_case",
+    "do_open_request",
     "do_override_step",
     "do_record_event",
     "do_reopen",
@@ -123,6 +125,21 @@ def do_open_case(
         priority=priority,
         sop_id=sop_id,
     )
+    return open_case(
+        session, request, resolve_now(now), settings or Settings(), classifier=classifier
+    )
+
+
+@atomic_case
+def do_open_request(
+    session: Session,
+    request: CaseRequest,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    classifier: Classifier | None = None,
+) -> CaseRow:
+    """`do_open_case` for a whole `CaseRequest`: its first message may carry files."""
     return open_case(
         session, request, resolve_now(now), settings or Settings(), classifier=classifier
     )

@@ -10,7 +10,10 @@ marks the database.
 
 from __future__ import annotations
 
+import hashlib
 import random
+import struct
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions import cases as changes
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import load_case, log_event
-from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.cases import CaseRequest, do_open_case, do_open_request
 from sopdesk.actions.demo_data import (
     AGENTS,
     DEMO_DOMAIN,
@@ -33,9 +36,11 @@ from sopdesk.actions.demo_data import (
     Story,
 )
 from sopdesk.actions.intake import do_receive_email
+from sopdesk.actions.messages import NewMessage
 from sopdesk.actions.sequences import do_create_customer, do_purchase
 from sopdesk.actions.sop_files import do_load_library
 from sopdesk.actions.timers import do_fire_timer
+from sopdesk.channels.email_in import Attachment
 from sopdesk.engine import plan_steps
 from sopdesk.errors import Conflict, SopdeskError
 from sopdesk.settings import Settings
@@ -50,6 +55,75 @@ from sopdesk.store.tables import (
 
 MAX_FIRINGS = 5_000
 DEMO_EVENT = "demo.loaded"
+
+
+def _png(width: int, height: int, stripes: tuple[tuple[int, int, int], ...]) -> bytes:
+    """A PNG of horizontal colour bands: the demo's "photo" of a damaged parcel."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    band = max(1, height // len(stripes))
+    rows = b"".join(
+        b"\x00" + bytes(stripes[min(y // band, len(stripes) - 1)]) * width for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _pdf(lines: tuple[str, ...]) -> bytes:
+    """A one-page PDF with `lines` of text: the demo's return label."""
+    text = " ".join(f"({line}) Tj 0 -28 Td" for line in lines)
+    stream = f"BT /F1 20 Tf 72 720 Td {text} ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+DEMO_FILES: dict[str, tuple[str, bytes]] = {
+    "parcel.png": ("image/png", _png(96, 64, ((150, 111, 51), (92, 64, 28), (150, 111, 51)))),
+    "return-label-10388.pdf": (
+        "application/pdf",
+        _pdf(("RETURN LABEL", "Order 10388", "Example Shop returns, Unit 4")),
+    ),
+}
+"""Files the demo's stories send: name -> (content type, bytes), made here, not read."""
+
+
+def demo_files(names: tuple[str, ...]) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(
+            filename=name,
+            content_type=DEMO_FILES[name][0],
+            size=len(DEMO_FILES[name][1]),
+            sha256=hashlib.sha256(DEMO_FILES[name][1]).hexdigest(),
+            data=DEMO_FILES[name][1],
+        )
+        for name in names
+    )
 
 
 @dataclass
@@ -192,6 +266,18 @@ class _Player:
         email, name, _ = self.person(story.customer)
         if story.by_email:
             case_id = self._email(email, name, story, opened)
+        elif story.files:
+            request = CaseRequest(
+                customer_email=email,
+                customer_name=name,
+                subject=story.subject,
+                body=story.body,
+                channel=story.channel,
+                case_type=story.case_type,
+                fields=story.fields,
+                message=NewMessage(text=story.body, attachments=demo_files(story.files)),
+            )
+            case_id = do_open_request(self.session, request, now=opened, settings=self.settings).id
         else:
             case = do_open_case(
                 self.session,
@@ -244,6 +330,7 @@ class _Player:
                     text="Thanks!",
                     template_id=act.template,
                     status=act.arg,
+                    files=demo_files(act.files),
                     **common,
                 )
             case "complete":

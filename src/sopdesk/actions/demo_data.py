@@ -82,6 +82,7 @@ class Act:
     what: str
     arg: Any = None
     template: str | None = None
+    files: tuple[str, ...] = ()  # demo files sent with a reply (`actions.demo.DEMO_FILES`)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Story:
     customer: str | None = None  # a key of REPEAT_CUSTOMERS, else a new person
     tags: tuple[str, ...] = ()
     manual: bool = False
+    files: tuple[str, ...] = ()  # demo files the first message brings (`actions.demo`)
 
 
 REPEAT_CUSTOMERS = {
@@ -122,7 +124,7 @@ STORIES: tuple[Story, ...] = (
         9,
         fields={"order_number": "10388"},
         acts=(
-            Act(0.1, "reply", template="return-label"),
+            Act(0.1, "reply", template="return-label", files=("return-label-10388.pdf",)),
             Act(0.1, "complete", "check-eligibility"),
             Act(0.1, "complete", "label"),
             Act(2, "event", "item_received"),
@@ -166,8 +168,11 @@ STORIES: tuple[Story, ...] = (
     Story(
         "complaint-resolution",
         "Very disappointed with the delivery",
-        "The parcel arrived damaged and the courier was rude. This is not acceptable.",
+        "The parcel arrived damaged and the courier was rude. This is not acceptable. "
+        "A photo of the parcel is attached.",
         1.2,
+        channel="web",
+        files=("parcel.png",),
         fields={"order_number": "10477", "remedy": "a full refund of the delivery charge"},
         acts=(
             Act(0.1, "complete", "intake"),
