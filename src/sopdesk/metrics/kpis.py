@@ -5,8 +5,9 @@ Definitions (docs/metrics.md has them with examples):
 Proactive cases (channel `internal`: opened by sopdesk for a customer's event, or by an
 agent for an outreach) count in the cases, CSAT and SLA attainment, but not in the KPIs
 about customers contacting us — first contact resolution, response and resolution
-times, repeat contacts and repeat business — where a welcome or a thank-you the team
-sends would read as a question answered at once or a customer writing in again.
+times, repeat contacts and repeat business — where an onboarding case closed without a
+reply would read as a first contact resolution, a thank-you as a first response, and
+a case a purchase opened as the customer writing in again.
 
 - CSAT: share of answers rated 4 or 5; mean rating; answers; response rate = resolved
   cases with an answer / resolved cases.
