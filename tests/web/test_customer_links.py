@@ -493,3 +493,45 @@ def test_sequence_links_name_their_sop() -> None:
         "customer": 7,
         "sop": "customer-onboarding",
     }
+
+
+def test_the_customer_opens_the_files_of_their_conversation_and_no_others(world: World) -> None:
+    import hashlib
+
+    from sopdesk.channels.email_in import Attachment
+    from sopdesk.store.tables import AttachmentRow
+
+    label = b"%PDF-1.4 return label"
+    digest = hashlib.sha256(label).hexdigest()
+    attached = Attachment("label.pdf", "application/pdf", len(label), digest, label)
+    reply = do_reply(
+        world.session, world.case_id, author="Ann", text="Your label.", files=(attached,),
+        settings=world.settings,
+    )  # fmt: skip
+    note = do_add_note(world.session, world.case_id, author="Ann", text="Internal only")
+    secret = AttachmentRow(
+        message_id=note.id, filename="internal.txt", content_type="text/plain", size=6,
+        sha256="0" * 64, content=b"secret",
+    )  # fmt: skip
+    world.session.add(secret)
+    world.session.commit()
+    ours_query = select(AttachmentRow).where(AttachmentRow.message_id == reply.id)
+    [ours] = world.session.scalars(ours_query)
+
+    page_url = world.link("case")
+    page = world.client.get(page_url)
+    assert f'href="{page_url}/files/{ours.id}">label.pdf</a>' in page.text
+    assert "internal.txt" not in page.text
+    got = world.client.get(f"{page_url}/files/{ours.id}")
+    assert got.status_code == 200 and got.content == label
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["cache-control"] == "no-store"
+    assert got.headers["referrer-policy"] == "no-referrer"  # the address holds the token
+    assert world.client.get(f"{world.link('reply')}/files/{ours.id}").status_code == 200
+    hidden = world.client.get(f"{page_url}/files/{secret.id}")
+    assert hidden.status_code == 404 and "secret" not in hidden.text
+    other = world.link("case", {"case": "SD-999999"})
+    assert world.client.get(f"{other}/files/{ours.id}").status_code == 404
+    forged = world.client.get(f"/l/case/not-a-token/files/{ours.id}")
+    assert forged.status_code == 404

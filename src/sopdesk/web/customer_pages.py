@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions import surveys
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.case_reads import case_attachment, preload_attachments
 from sopdesk.actions.customer_replies import MAX_REPLY, do_customer_reply
 from sopdesk.actions.unsubscribe import do_unsubscribe
 from sopdesk.errors import InvalidInput, NotFound, PermissionDenied
 from sopdesk.links import LinkError, LinkExpired, verify_link
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, CustomerRow, MessageKindValue, MessageRow
+from sopdesk.web.files import attachment_response
 from sopdesk.web.rendering import page
 from sopdesk.web.security import DbSession, form_page, verify_csrf
 from sopdesk.web.ui.cases import message_html
@@ -306,9 +308,12 @@ def _case_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    messages = [(m, message_html(m)) for m in public_thread(session, case.id)]
+    thread = public_thread(session, case.id)
+    preload_attachments(session, thread)
+    messages = [(m, message_html(m)) for m in thread]
     context = {
         "action": request.url.path,
+        "files_at": request.url.path.rstrip("/") + "/files",
         "case": case,
         "status": CUSTOMER_STATUS.get(case.status, case.status),
         "closed": case.status == "closed",
@@ -353,6 +358,31 @@ def _case_post(
 @router.get("/case/{token}", response_class=HTMLResponse)
 def case_page(request: Request, session: DbSession, token: str) -> Response:
     return _case_get(request, session, token)
+
+
+def _public_file(request: Request, session: Session, token: str, file_id: int) -> Response:
+    """A file of a message the customer sees on their case (theirs, or one we sent):
+    never one on an internal note or on machine mail, served as the agents' are."""
+
+    def render() -> Response:
+        reference = _reference(_payload(request, CASE, token), "link")
+        case = surveys.case_for_reference(session, reference)
+        row = case_attachment(session, case.id, file_id)
+        if row.message_id not in {m.id for m in public_thread(session, case.id)}:
+            raise NotFound("this file is not part of the conversation")
+        return _private(attachment_response(row))
+
+    return _guarded(request, render)
+
+
+@router.get("/case/{token}/files/{file_id}")
+def case_file(request: Request, session: DbSession, token: str, file_id: int) -> Response:
+    return _public_file(request, session, token, file_id)
+
+
+@router.get("/reply/{token}/files/{file_id}")
+def reply_file(request: Request, session: DbSession, token: str, file_id: int) -> Response:
+    return _public_file(request, session, token, file_id)
 
 
 @router.get("/reply/{token}", response_class=HTMLResponse)
