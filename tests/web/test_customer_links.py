@@ -535,3 +535,61 @@ def test_the_customer_opens_the_files_of_their_conversation_and_no_others(world:
     assert world.client.get(f"{other}/files/{ours.id}").status_code == 404
     forged = world.client.get(f"/l/case/not-a-token/files/{ours.id}")
     assert forged.status_code == 404
+
+
+def test_the_customer_sends_a_photo_with_their_reply(world: World) -> None:
+    from sopdesk.store.tables import AttachmentRow
+
+    page_url = world.link("case")
+    page = world.client.get(page_url)
+    assert 'enctype="multipart/form-data"' in page.text
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(100)
+    sent = world.client.post(
+        page_url,
+        data={"csrf_token": csrf_of(page.text), "text": "Here is the photo.", "key": "k" * 24},
+        files=[("files", ("box.png", photo, "image/png"))],
+    )
+    assert sent.status_code == 303, sent.text
+    world.session.expire_all()
+    inbound = world.session.scalars(
+        select(MessageRow).where(MessageRow.case_id == world.case_id, MessageRow.kind == "inbound")
+    ).all()
+    latest = inbound[-1]
+    assert latest.text.strip() == "Here is the photo."
+    files = select(AttachmentRow).where(AttachmentRow.message_id == latest.id)
+    [row] = world.session.scalars(files)
+    assert (row.filename, row.content) == ("box.png", photo)
+    shown = world.client.get(page_url).text
+    assert f'href="{page_url}/files/{row.id}">box.png</a>' in shown
+    too_many = [("files", (f"f{i}.txt", b"x", "text/plain")) for i in range(6)]
+    refused = world.client.post(
+        page_url,
+        data={"csrf_token": csrf_of(page.text), "text": "Six files", "key": "j" * 24},
+        files=too_many,
+    )
+    assert refused.status_code == 422 and "attach at most 5 files" in refused.text
+    assert "Six files" in refused.text
+
+
+def test_a_body_over_the_server_s_limit_is_refused_with_413(world: World) -> None:
+    from sopdesk.web.app import MAX_REQUEST_BYTES
+
+    declared = world.client.post(
+        "/api/v1/cases",
+        content=b"{}",
+        headers={"content-length": str(MAX_REQUEST_BYTES + 1), "content-type": "application/json"},
+    )
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(MAX_REQUEST_BYTES // (1 << 20) + 2):
+            yield bytes(1 << 20)
+
+    streamed = world.client.post(
+        world.link("case"),
+        content=chunks(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert streamed.status_code == 413
+    assert "larger than this server takes" in streamed.text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -25,7 +26,7 @@ from sopdesk.actions.base import resolve_now
 from sopdesk.actions.context import message_id_domain
 from sopdesk.actions.intake import IntakeResult, do_receive_email
 from sopdesk.actions.surveys import case_for_reference
-from sopdesk.channels.email_in import format_case_token
+from sopdesk.channels.email_in import Attachment, format_case_token
 from sopdesk.channels.email_out import reply_subject
 from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
@@ -69,8 +70,10 @@ def reply_email(
     message_id: str,
     to: str,
     now: datetime,
+    files: Sequence[Attachment] = (),
 ) -> bytes:
-    """The RFC 5322 bytes of the reply, as the customer's mail client would send it."""
+    """The RFC 5322 bytes of the reply, as the customer's mail client would send it,
+    with `files` attached."""
     message = EmailMessage()
     message["From"] = customer_email
     message["To"] = to
@@ -82,7 +85,23 @@ def reply_email(
         message["References"] = f"<{parent}>"
     message["X-Sopdesk-Source"] = WEB_SOURCE
     message.set_content(text)
+    for file in files:
+        maintype, _, subtype = file.content_type.partition("/")
+        name = file.filename or "attachment"
+        message.add_attachment(file.data, maintype, subtype or "octet-stream", filename=name)
     return message.as_bytes()
+
+
+MAX_FILES = 5
+MAX_FILES_BYTES = 20 * 1024 * 1024
+
+
+def check_reply_files(files: Sequence[Attachment]) -> None:
+    """`InvalidInput` for more files, or more bytes, than a reply from the page may carry."""
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"attach at most {MAX_FILES} files")
+    if sum(file.size for file in files) > MAX_FILES_BYTES:
+        raise InvalidInput(f"the files together may be up to {MAX_FILES_BYTES // 2**20} MB")
 
 
 def do_customer_reply(
@@ -93,10 +112,13 @@ def do_customer_reply(
     key: str,
     settings: Settings,
     now: datetime | None = None,
+    files: Sequence[Attachment] = (),
 ) -> IntakeResult:
-    """Add the customer's reply to case `reference` through e-mail intake (one transaction)."""
+    """Add the customer's reply to case `reference` through e-mail intake (one transaction);
+    `files` arrive as the e-mail's attachments."""
     moment = resolve_now(now)
     body = check_reply(text)
+    check_reply_files(files)
     case = case_for_reference(session, reference)
     parent = session.scalar(
         select(MessageRow.message_id)
@@ -113,6 +135,7 @@ def do_customer_reply(
         message_id=reply_message_id(settings, reference, key),
         to=settings.support_address,
         now=moment,
+        files=files,
     )
     session.rollback()  # only reads so far; intake runs its own transaction
     return do_receive_email(session, raw, received_at=moment, settings=settings, source=WEB_SOURCE)

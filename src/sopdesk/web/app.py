@@ -80,6 +80,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(support_form.router)  # /support: the public support form
     api.install(app, page_error=_sopdesk_error, page_http_error=_http_error)  # + error handlers
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
     return app
 
 
@@ -113,6 +114,56 @@ def _head_revision() -> str:
     """The newest migration this code knows: read from the migration scripts once per
     process (parsing them cost more than the rest of a /healthz probe)."""
     return head_revision()
+
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""The largest request body any route takes (the biggest: an API reply with 15 MB of
+files in base64, a support form with 20 MB of files); routes keep their own limits."""
+
+
+class BodyLimit:
+    """Refuse a request body over `MAX_REQUEST_BYTES` with 413 before a route reads it:
+    by its Content-Length, or, sent without one, once that many bytes have arrived."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_REQUEST_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await _too_large(send, api=str(scope.get("path", "")).startswith("/api/"))
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # the app's handlers answer it (page or problem)
+                    raise StarletteHTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+TOO_LARGE = "the request body is larger than this server takes"
+
+
+async def _too_large(send: Send, *, api: bool) -> None:
+    """The 413 for a declared length: problem+json for the API, a short page otherwise."""
+    if api:
+        kind = b"application/problem+json"
+        body = b'{"type":"about:blank","title":"Content Too Large","status":413,"detail":"%s"}'
+    else:
+        kind = b"text/html; charset=utf-8"
+        body = b"<!DOCTYPE html><title>Too large</title><h1>Too large</h1><p>%s.</p>"
+    headers = [(b"content-type", kind), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body % TOO_LARGE.encode()})
 
 
 class SecurityHeaders:

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from sopdesk.errors import InvalidInput, NotFound, PermissionDenied
 from sopdesk.links import LinkError, LinkExpired, verify_link
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, CustomerRow, MessageKindValue, MessageRow
-from sopdesk.web.files import attachment_response
+from sopdesk.web.files import attachment_response, read_uploads
 from sopdesk.web.rendering import page
 from sopdesk.web.security import DbSession, form_page, verify_csrf
 from sopdesk.web.ui.cases import message_html
@@ -336,7 +336,13 @@ def _case_get(request: Request, session: Session, token: str) -> Response:
 
 
 def _case_post(
-    request: Request, session: Session, token: str, checked: bool, text: str, key: str
+    request: Request,
+    session: Session,
+    token: str,
+    checked: bool,
+    text: str,
+    key: str,
+    files: list[UploadFile] | None = None,
 ) -> Response:
     def render() -> Response:
         reference = _reference(_payload(request, CASE, token), "link")
@@ -344,7 +350,14 @@ def _case_post(
             return _forbidden(request)
         nonce = key if _KEY.fullmatch(key) else secrets.token_urlsafe(24)
         try:
-            do_customer_reply(session, reference, text, key=nonce, settings=_settings(request))
+            do_customer_reply(
+                session,
+                reference,
+                text,
+                key=nonce,
+                settings=_settings(request),
+                files=read_uploads(files),
+            )
         except InvalidInput as exc:
             case = surveys.case_for_reference(session, reference)
             return _case_page(
@@ -398,8 +411,9 @@ def case_reply(
     checked: CsrfOk,
     text: FormText = "",
     key: FormText = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    return _case_post(request, session, token, checked, text, key)
+    return _case_post(request, session, token, checked, text, key, files)
 
 
 @router.post("/reply/{token}", response_class=HTMLResponse)
@@ -410,8 +424,9 @@ def reply_reply(
     checked: CsrfOk,
     text: FormText = "",
     key: FormText = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    return _case_post(request, session, token, checked, text, key)
+    return _case_post(request, session, token, checked, text, key, files)
 
 
 # --- unsubscribe ----------------------------------------------------------------------
