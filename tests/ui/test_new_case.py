@@ -72,3 +72,28 @@ def test_a_refusal_keeps_what_was_typed(world: World, client_for: ClientFor) -> 
     machine = agent.post_form("/cases/new", {**CALL, "channel": "csv"})
     assert machine.status_code == 422
     assert _newest(world).id == before
+
+
+def test_a_call_can_bring_the_photo_the_customer_sent_another_way(
+    world: World, client_for: ClientFor
+) -> None:
+    from sopdesk.store.tables import AttachmentRow
+
+    agent = client_for("agent")
+    assert 'enctype="multipart/form-data"' in agent.get("/cases/new").text
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    opened = agent.post(
+        "/cases/new",
+        data={"csrf_token": agent.csrf, **CALL},
+        files=[("files", ("kettle.png", photo, "image/png"))],
+    )
+    assert opened.status_code == 303, opened.text
+    case = _newest(world)
+    [first] = world.session.scalars(select(MessageRow).where(MessageRow.case_id == case.id))
+    [row] = world.session.scalars(select(AttachmentRow).where(AttachmentRow.message_id == first.id))
+    assert (row.filename, row.content) == ("kettle.png", photo)
+    before = case.id
+    six = [("files", (f"f{i}.png", photo, "image/png")) for i in range(6)]
+    refused = agent.post("/cases/new", data={"csrf_token": agent.csrf, **CALL}, files=six)
+    assert refused.status_code == 422 and "attach at most 5 files" in refused.text
+    assert _newest(world).id == before

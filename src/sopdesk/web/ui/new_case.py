@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from sopdesk.actions import cases as case_actions
+from sopdesk.actions.customer_replies import check_reply_files as check_case_files
 from sopdesk.actions.customers import valid_email
+from sopdesk.actions.messages import NewMessage
 from sopdesk.actions.published import published_case_sops
 from sopdesk.auth.permissions import Principal
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.store.tables import Priority
+from sopdesk.web.files import read_uploads
 from sopdesk.web.ui import CSRF, DbSession, back_to, person, ui_page
 
 router = APIRouter()
@@ -84,6 +87,7 @@ def new_case(
     priority: FormText = Priority.NORMAL.value,
     subject: FormText = "",
     body: FormText = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     values = {
         "email": email, "name": name, "channel": channel, "case_type": case_type, "sop": sop,
@@ -94,19 +98,21 @@ def new_case(
         return _form(request, session, me, values, message, 422)
     if channel not in CHANNELS:
         return _form(request, session, me, values, "Choose how the customer reached you.", 422)
+    attached = read_uploads(files)
+    request_ = case_actions.CaseRequest(
+        customer_email=email,
+        customer_name=name,
+        subject=subject,
+        body=body,
+        channel=channel,
+        case_type=case_type or None,
+        sop_id=sop or None,
+        priority=priority,
+        message=NewMessage(text=body, attachments=attached) if body or attached else None,
+    )
     try:
-        case = case_actions.do_open_case(
-            session,
-            customer_email=email,
-            customer_name=name,
-            subject=subject,
-            body=body,
-            channel=channel,
-            case_type=case_type or None,
-            sop_id=sop or None,
-            priority=priority,
-            settings=request.app.state.settings,
-        )
+        check_case_files(attached)
+        case = case_actions.do_open_request(session, request_, settings=request.app.state.settings)
     except (InvalidInput, Conflict, NotFound) as exc:
         session.rollback()
         return _form(request, session, me, values, exc.message, 422)
