@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions import cases as changes
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import load_case, log_event
-from sopdesk.actions.cases import CaseRequest, do_open_case, do_open_request
+from sopdesk.actions.cases import CaseRequest, do_open_request
 from sopdesk.actions.demo_data import (
     AGENTS,
     DEMO_DOMAIN,
@@ -266,7 +266,8 @@ class _Player:
         email, name, _ = self.person(story.customer)
         if story.by_email:
             case_id = self._email(email, name, story, opened)
-        elif story.files:
+        else:
+            files = demo_files(story.files)
             request = CaseRequest(
                 customer_email=email,
                 customer_name=name,
@@ -275,24 +276,10 @@ class _Player:
                 channel=story.channel,
                 case_type=story.case_type,
                 fields=story.fields,
-                message=NewMessage(text=story.body, attachments=demo_files(story.files)),
+                sop_id=story.sop if story.manual else None,
+                message=NewMessage(text=story.body, attachments=files) if files else None,
             )
             case_id = do_open_request(self.session, request, now=opened, settings=self.settings).id
-        else:
-            case = do_open_case(
-                self.session,
-                customer_email=email,
-                customer_name=name,
-                subject=story.subject,
-                body=story.body,
-                channel=story.channel,
-                case_type=story.case_type,
-                fields=story.fields,
-                sop_id=story.sop if story.manual else None,
-                now=opened,
-                settings=self.settings,
-            )
-            case_id = case.id
         for act in sorted(story.acts, key=lambda a: a.days):
             when = opened + timedelta(days=act.days)
             if when > self.now:
