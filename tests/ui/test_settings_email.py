@@ -124,3 +124,27 @@ def test_email_page_on_both_backends(any_world: World, any_client_for: ClientFor
     page = owner.get("/settings/email").text
     assert 'href="/settings/email" aria-current="page"' in page
     assert "<span>pending</span>" in page
+
+
+def test_the_page_says_where_the_support_form_is_and_what_it_offers(
+    world: World, client_for: ClientFor
+) -> None:
+    # the UI world publishes test SOPs without case types: the menu has nothing to offer
+    page = client_for("manager").get("/settings/email").text
+    assert "on at http://127.0.0.1:8000/support" in page
+    assert "no types; then Something else" in page
+    assert "Not offered: no published SOP starts web cases of" in page
+    assert "return, complaint, inquiry" in page
+    from sopdesk.actions.sop_files import do_load_library
+
+    do_load_library(world.session)
+    page = client_for("manager").get("/settings/email").text
+    assert "A return or a refund (return); A complaint (complaint); A question (inquiry)" in page
+    assert "Not offered" not in page
+
+
+def test_a_switched_off_support_form_is_shown_off(world: World) -> None:
+    from sopdesk.web.ui.settings_email import web_form_facts
+
+    facts = web_form_facts(world.session, world.settings.model_copy(update={"support_form": False}))
+    assert facts == [("Support form (SOPDESK_SUPPORT_FORM)", "off: /support answers 404")]

@@ -1,5 +1,6 @@
-"""Settings → e-mail: what is configured for mail in and out (secrets masked), the
-outbox's health, and a test e-mail queued through the normal outbox path.
+"""Settings → e-mail: what is configured for mail in (and the public support form) and
+out (secrets masked), the outbox's health, and a test e-mail queued through the normal
+outbox path.
 
 Mail settings come from the environment and the mail commands' options, so the page
 reads them and never changes them; the test e-mail is the one thing it writes.
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.mail_check import do_queue_test_email, find_test_email
+from sopdesk.actions.support_form import request_types
 from sopdesk.auth.permissions import Principal
 from sopdesk.channels.email_out import SmtpConfig
 from sopdesk.errors import InvalidInput, SopdeskError
@@ -48,6 +50,22 @@ def mail_in_facts(settings: Settings) -> Facts:
             "--interval; the password comes on standard input or from an OAuth2 command",
         ),
     ]
+
+
+def web_form_facts(session: Session, settings: Settings) -> Facts:
+    """The public support form: where it is, and what its menu offers customers."""
+    if not settings.support_form:
+        return [("Support form (SOPDESK_SUPPORT_FORM)", "off: /support answers 404")]
+    offered = request_types(session, settings)
+    left_out = [kind for kind in settings.support_form_types if kind not in dict(offered)]
+    menu = "; ".join(f"{label} ({kind})" for kind, label in offered) or "no types"
+    facts = [
+        ("Support form (SOPDESK_SUPPORT_FORM)", f"on at {settings.public_base_url}/support"),
+        ("Its menu (SOPDESK_SUPPORT_FORM_TYPES)", f"{menu}; then Something else"),
+    ]
+    if left_out:
+        facts.append(("Not offered: no published SOP starts web cases of", ", ".join(left_out)))
+    return facts
 
 
 def tls_mode(config: SmtpConfig) -> str:
@@ -113,7 +131,7 @@ def _page(
 ) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     context = {
-        "mail_in": mail_in_facts(settings),
+        "mail_in": mail_in_facts(settings) + web_form_facts(session, settings),
         "mail_out": mail_out_facts(settings),
         "health": health(outbox_status(session, utcnow())),
         "queued": find_test_email(session, queued) if queued else None,
