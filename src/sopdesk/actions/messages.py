@@ -57,7 +57,8 @@ def store_message(
         automated=False,
         created_at=at,
     )
-    row.attachments.extend(attachment_row(attachment) for attachment in message.attachments)
+    if message.attachments:  # a new row's collection is left untouched otherwise
+        row.attachments.extend(attachment_row(attachment) for attachment in message.attachments)
     session.add(row)
     session.flush()
     return row

@@ -168,7 +168,8 @@ def queue_case_email(
         automated=automatic,
         created_at=now,
     )
-    message.attachments.extend(attachment_row(file) for file in files)
+    if files:  # a new message's collection is left untouched otherwise: the flush skips it
+        message.attachments.extend(attachment_row(file) for file in files)
     session.add(message)
     session.flush()
     payload = email_payload(
@@ -184,7 +185,7 @@ def queue_case_email(
         template=template,
         message_row_id=message.id,
         unsubscribe_url=unsubscribe_url,
-        attachments=[row.id for row in message.attachments],
+        attachments=[row.id for row in message.attachments] if files else (),
     )
     queue_email(session, email_outbox_values(key, payload, now, case.id, case.customer_id))
     return message
