@@ -74,6 +74,12 @@ def _bounded(text: str, limit: int, what: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class UpdatedCustomer:
+    customer: CustomerRow
+    changed: tuple[str, ...]  # the columns whose value changed; none: nothing was saved
+
+
 @atomic_case
 def do_update_customer(
     session: Session,
@@ -82,7 +88,7 @@ def do_update_customer(
     *,
     by: str,
     now: datetime | None = None,
-) -> CustomerRow:
+) -> UpdatedCustomer:
     """Set the customer's details (by id or e-mail); a change that changes nothing
     logs nothing."""
     moment = resolve_now(now)
@@ -94,11 +100,11 @@ def do_update_customer(
         if getattr(row, column) != value
     }
     if not changed:
-        return row
+        return UpdatedCustomer(row, ())
     for column, (_, value) in changed.items():
         setattr(row, column, value)
     if "name" in changed:
         row.first_name, row.last_name = split_name(row.name)
     row.updated_at = moment
     log_event(session, "customer.updated", moment, customer_id=row.id, actor=by, changes=changed)
-    return row
+    return UpdatedCustomer(row, tuple(changed))

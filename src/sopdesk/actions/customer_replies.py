@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.context import message_id_domain
 from sopdesk.actions.intake import IntakeResult, do_receive_email
+from sopdesk.actions.messages import MB, FileLimits
 from sopdesk.actions.surveys import case_for_reference
 from sopdesk.channels.email_in import Attachment, format_case_token
 from sopdesk.channels.email_out import reply_subject
@@ -92,16 +93,9 @@ def reply_email(
     return message.as_bytes()
 
 
-MAX_FILES = 5
-MAX_FILES_BYTES = 20 * 1024 * 1024
-
-
-def check_reply_files(files: Sequence[Attachment]) -> None:
-    """`InvalidInput` for more files, or more bytes, than a reply from the page may carry."""
-    if len(files) > MAX_FILES:
-        raise InvalidInput(f"attach at most {MAX_FILES} files")
-    if sum(file.size for file in files) > MAX_FILES_BYTES:
-        raise InvalidInput(f"the files together may be up to {MAX_FILES_BYTES // 2**20} MB")
+PAGE_FILES = FileLimits(5, 20 * MB)
+"""What a customer may attach to a message written on a page (their case page, or an
+agent's New case page for them)."""
 
 
 def do_customer_reply(
@@ -118,7 +112,7 @@ def do_customer_reply(
     `files` arrive as the e-mail's attachments."""
     moment = resolve_now(now)
     body = check_reply(text)
-    check_reply_files(files)
+    PAGE_FILES.check(files)
     case = case_for_reference(session, reference)
     parent = session.scalar(
         select(MessageRow.message_id)

@@ -10,7 +10,6 @@ marks the database.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import struct
 import zlib
@@ -103,27 +102,20 @@ def _pdf(lines: tuple[str, ...]) -> bytes:
     return bytes(out)
 
 
-DEMO_FILES: dict[str, tuple[str, bytes]] = {
-    "parcel.png": ("image/png", _png(96, 64, ((150, 111, 51), (92, 64, 28), (150, 111, 51)))),
+_CARDBOARD, _CREASE = (150, 111, 51), (92, 64, 28)
+DEMO_FILES = {
+    "parcel.png": ("image/png", lambda: _png(96, 64, (_CARDBOARD, _CREASE, _CARDBOARD))),
     "return-label-10388.pdf": (
         "application/pdf",
-        _pdf(("RETURN LABEL", "Order 10388", "Example Shop returns, Unit 4")),
+        lambda: _pdf(("RETURN LABEL", "Order 10388", "Example Shop returns, Unit 4")),
     ),
 }
-"""Files the demo's stories send: name -> (content type, bytes), made here, not read."""
+"""Files the demo's stories send: name -> (content type, maker); made when the demo
+loads (not at import), never read from disk."""
 
 
 def demo_files(names: tuple[str, ...]) -> tuple[Attachment, ...]:
-    return tuple(
-        Attachment(
-            filename=name,
-            content_type=DEMO_FILES[name][0],
-            size=len(DEMO_FILES[name][1]),
-            sha256=hashlib.sha256(DEMO_FILES[name][1]).hexdigest(),
-            data=DEMO_FILES[name][1],
-        )
-        for name in names
-    )
+    return tuple(Attachment.of(name, DEMO_FILES[name][0], DEMO_FILES[name][1]()) for name in names)
 
 
 @dataclass

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from sopdesk.channels.email_in import Attachment
+from sopdesk.errors import InvalidInput
 from sopdesk.store.tables import AttachmentRow, CaseRow, MessageKindValue, MessageRow
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """How many files one message may bring, and how large; `lead` starts a refusal
+    ("attach at most 5 files", "a reply carries at most 10 files")."""
+
+    count: int
+    total_bytes: int
+    each_bytes: int | None = None
+    empty_ok: bool = True
+    lead: str = "attach"
+
+    def problem(self, files: Sequence[Attachment]) -> str | None:
+        """What is wrong with `files`, in words, or None."""
+        if len(files) > self.count:
+            return f"{self.lead} at most {self.count} files"
+        if self.each_bytes is not None and any(f.size > self.each_bytes for f in files):
+            return f"each file may be up to {self.each_bytes // MB} MB"
+        total = sum(f.size for f in files)
+        if total > self.total_bytes:
+            return (
+                f"the files come to {total / MB:.1f} MB; {self.lead} at most "
+                f"{self.total_bytes // MB} MB"
+            )
+        empty = [f.filename or "a file" for f in files if f.size == 0]
+        if empty and not self.empty_ok:
+            return f"{', '.join(empty)} is empty"
+        return None
+
+    def check(self, files: Sequence[Attachment]) -> None:
+        """Raise `InvalidInput` with `problem`, if there is one."""
+        if problem := self.problem(files):
+            raise InvalidInput(problem)
 
 
 @dataclass(frozen=True)

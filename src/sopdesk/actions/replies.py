@@ -21,7 +21,7 @@ from sopdesk.actions.case_state import (
     log_event,
 )
 from sopdesk.actions.context import Agent, render_template_payload
-from sopdesk.actions.messages import NewMessage, store_message
+from sopdesk.actions.messages import FileLimits, NewMessage, store_message
 from sopdesk.actions.outbound import case_rendering, queue_case_email, reply_text_subject
 from sopdesk.channels.email_in import Attachment
 from sopdesk.channels.email_out import text_to_html
@@ -55,9 +55,9 @@ def do_reply(
 
     `key` is the idempotency key of the outbox row (default: a new one); `status`
     moves the case after the reply (e.g. `pending` while waiting on the customer);
-    `files` go with it (`check_reply_files` says how many and how large).
+    `files` go with it (`REPLY_FILES` says how many and how large).
     """
-    check_reply_files(files)
+    REPLY_FILES.check(files)
     moment, settings = resolve_now(now), settings or Settings()
     loaded = load_case(session, case_id, settings)
     case = loaded.case
@@ -94,25 +94,10 @@ def do_reply(
     return message
 
 
-MAX_REPLY_FILES = 10
 MAX_REPLY_BYTES = 15 * 1024 * 1024
-"""What one reply may carry in all: base64 makes it a third larger on the wire, and mail
-servers commonly refuse messages over 20–25 MB."""
-
-
-def check_reply_files(files: Sequence[Attachment]) -> None:
-    """Raise `InvalidInput` for more files, or more bytes, than one reply may carry."""
-    if len(files) > MAX_REPLY_FILES:
-        raise InvalidInput(f"a reply carries at most {MAX_REPLY_FILES} files")
-    total = sum(file.size for file in files)
-    if total > MAX_REPLY_BYTES:
-        limit = MAX_REPLY_BYTES // (1024 * 1024)
-        raise InvalidInput(
-            f"the files come to {total / (1024 * 1024):.1f} MB; a reply carries at most {limit} MB",
-            hint="send a link to a large file instead",
-        )
-    if empty := [file.filename for file in files if file.size == 0]:
-        raise InvalidInput(f"{', '.join(n or 'a file' for n in empty)} is empty")
+REPLY_FILES = FileLimits(10, MAX_REPLY_BYTES, empty_ok=False, lead="a reply carries")
+"""What one reply may carry: base64 makes it a third larger on the wire, and mail servers
+commonly refuse messages over 20–25 MB."""
 
 
 def _reply_body(

@@ -37,6 +37,7 @@ from sopdesk.actions.context import (
     email_payload,
     render_template_payload,
 )
+from sopdesk.actions.customer_changes import CustomerChange, clean_change
 from sopdesk.actions.customers import (
     customer_by_key,
     engine_customer,
@@ -86,9 +87,22 @@ def do_add_customer(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> AddedCustomer:
-    """Create a customer and start onboarding; a known address is left as it is."""
+    """Create a customer and start onboarding; a known address is left as it is.
+
+    The details are checked and cleaned as a change to a customer is (`clean_change`:
+    bounded, one line, tags stripped and each once); an empty tier means the default.
+    """
     moment, settings = resolve_now(now), settings or Settings()
-    row, created = ensure_customer(session, email, name, moment, tier=tier, tags=tags, phone=phone)
+    details = clean_change(CustomerChange(name=name, phone=phone, tier=tier or None, tags=tags))
+    row, created = ensure_customer(
+        session,
+        email,
+        details.get("name", ""),
+        moment,
+        tier=details.get("tier"),
+        tags=details.get("tags"),
+        phone=details.get("phone"),
+    )
     started = 0
     if created:
         started = run_sequences(

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.cases import CaseRequest, open_case
 from sopdesk.actions.customers import normalise_email, valid_email
-from sopdesk.actions.messages import NewMessage
+from sopdesk.actions.messages import MB, FileLimits, NewMessage
 from sopdesk.actions.published import published_case_sops
 from sopdesk.auth import ratelimit
 from sopdesk.channels.email_in.model import Attachment
@@ -45,8 +45,9 @@ MAX_NAME = 200
 MAX_SUBJECT = 200
 MAX_MESSAGE = 20_000
 MAX_FILES = 5
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_TOTAL_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 10 * MB
+MAX_TOTAL_BYTES = 20 * MB
+FILES = FileLimits(MAX_FILES, MAX_TOTAL_BYTES, each_bytes=MAX_FILE_BYTES)
 PER_ADDRESS = ratelimit.Policy(limit=20, window=timedelta(hours=1))
 PER_EMAIL = ratelimit.Policy(limit=5, window=timedelta(hours=1))
 OTHER = ""
@@ -125,23 +126,13 @@ def check_request(request: SupportRequest, types: Sequence[str]) -> None:
         errors["message"] = f"Keep the message under {MAX_MESSAGE:,} characters."
     if request.case_type != OTHER and request.case_type not in types:
         errors["case_type"] = "Choose one of the kinds of request in the list."
-    if problem := _files_problem(request.files):
-        errors["files"] = problem
+    if problem := FILES.problem(request.files):
+        errors["files"] = f"{problem[0].upper()}{problem[1:]}."
     for name, text in (("email", email), ("name", request.name), ("subject", request.subject)):
         if _has_control(text):
             errors.setdefault(name, "Remove the line breaks and control characters.")
     if errors:
         raise FormErrors(errors)
-
-
-def _files_problem(files: Sequence[Attachment]) -> str | None:
-    if len(files) > MAX_FILES:
-        return f"Attach at most {MAX_FILES} files."
-    if any(f.size > MAX_FILE_BYTES for f in files):
-        return f"Each file may be up to {MAX_FILE_BYTES // (1024 * 1024)} MB."
-    if sum(f.size for f in files) > MAX_TOTAL_BYTES:
-        return f"The files together may be up to {MAX_TOTAL_BYTES // (1024 * 1024)} MB."
-    return None
 
 
 def _has_control(text: str) -> bool:

@@ -77,7 +77,7 @@ def update_command(
         name=name, phone=phone, tier=tier, tags=[] if no_tags else (list(tags) if tags else None)
     )
     with open_session() as session:
-        row = do_update_customer(session, customer_key(customer), change, by="cli")
+        row = do_update_customer(session, customer_key(customer), change, by="cli").customer
         if fmt is Format.JSON:
             out = {"id": row.id, "email": row.email, "name": row.name, "tier": row.tier}
             typer.echo(json.dumps(out | {"tags": list(row.tags or []), "phone": row.phone}))

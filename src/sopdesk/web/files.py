@@ -1,9 +1,9 @@
 """Files on messages: reading the ones a browser uploads, and serving a file a customer
 sent (an attachment) without letting it act on our site.
 
-Uploads (`attachment_from_upload`) keep their bytes as sent; the name is reduced to
-its last part without control characters, and a content type that is not a bare
-`type/subtype` is guessed from the name.
+Uploads (`attachment_from_upload`) keep their bytes as sent; the name is made safe as
+e-mail intake makes an attachment's (`email_in.mime.safe_filename`), and a content type
+that is not a bare `type/subtype` is guessed from the name.
 
 Customer files are untrusted: an HTML or SVG file served from our origin could run
 script with the agent's session. So every file is sent with its stored type but
@@ -15,15 +15,14 @@ browsers only ever draw, which open in the tab. The name is sent in RFC 6266 for
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import re
-from pathlib import PurePath
 from urllib.parse import quote
 
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
+from sopdesk.channels.email_in.mime import safe_filename
 from sopdesk.channels.email_in.model import Attachment
 from sopdesk.store.tables import AttachmentRow
 
@@ -75,16 +74,8 @@ def read_uploads(uploads: list[UploadFile] | None) -> tuple[Attachment, ...]:
 
 
 def _attachment(upload: UploadFile, data: bytes) -> Attachment:
-    name = _file_name(upload.filename or "")
+    name = safe_filename(upload.filename) or "attachment"  # as e-mail intake names files
     declared = (upload.content_type or "").split(";")[0].strip().lower()
     guessed = mimetypes.guess_type(name)[0]
     kind = declared if is_media_type(declared) else (guessed or _UNKNOWN)
-    digest = hashlib.sha256(data).hexdigest()
-    return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
-
-
-def _file_name(raw: str) -> str:
-    """The last part of the name the browser sent, without control characters."""
-    base = PurePath(raw.replace("\\", "/")).name
-    clean = "".join(char for char in base if ord(char) >= 32 and ord(char) != 127).strip()
-    return clean[:255] or "attachment"
+    return Attachment.of(name, kind, data)

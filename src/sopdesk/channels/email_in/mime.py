@@ -11,7 +11,6 @@ message is kept by the caller, so a truncated walk loses nothing. Pure; no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import mimetypes
 import re
@@ -114,15 +113,8 @@ def _attachment(part: Message, data: bytes, ctype: str, filename: str | None) ->
     content_id = _raw_header(part, "content-id")
     cid = normalise_message_id(header_text(content_id)) if content_id else None
     disposition = part.get_content_disposition()
-    return Attachment(
-        filename=filename,
-        content_type=ctype,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        data=data,
-        content_id=cid,
-        inline=disposition == "inline" or (disposition is None and cid is not None),
-    )
+    inline = disposition == "inline" or (disposition is None and cid is not None)
+    return Attachment.of(filename, ctype, data, content_id=cid, inline=inline)
 
 
 def _message_name(sub: Message | None) -> str:
@@ -169,15 +161,7 @@ def _tnef_files(data: bytes, out: Walk) -> None:
         out.parts += 1
         filename = safe_filename(name)
         guessed = mimetypes.guess_type(filename)[0] if filename else None
-        out.attachments.append(
-            Attachment(
-                filename=filename,
-                content_type=guessed or _OCTETS,
-                size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                data=content,
-            )
-        )
+        out.attachments.append(Attachment.of(filename, guessed or _OCTETS, content))
 
 
 def _tnef_name(item: object) -> str | None:

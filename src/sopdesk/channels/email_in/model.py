@@ -86,6 +86,20 @@ class Attachment:
     content_id: str | None = None
     inline: bool = False
 
+    @classmethod
+    def of(
+        cls,
+        filename: str | None,
+        content_type: str,
+        data: bytes,
+        *,
+        content_id: str | None = None,
+        inline: bool = False,
+    ) -> Attachment:
+        """The attachment of `data`, its size and SHA-256 worked out."""
+        digest = hashlib.sha256(data).hexdigest()
+        return cls(filename, content_type, len(data), digest, data, content_id, inline)
+
 
 @dataclass(frozen=True)
 class ParsedEmail:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -30,6 +28,7 @@ from sopdesk.actions.case_reads import (
 from sopdesk.actions.case_state import load_case
 from sopdesk.auth.permissions import Principal
 from sopdesk.channels.email_in import Attachment
+from sopdesk.channels.email_in.mime import safe_filename
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
@@ -235,13 +234,12 @@ def _file(item: m.FileIn) -> Attachment:
     except (binascii.Error, ValueError):
         raise InvalidInput(f"{item.filename}: content_base64 is not base64") from None
     name = item.filename.strip()
-    if name != PurePath(name.replace("\\", "/")).name or any(ord(c) < 32 for c in name):
+    if safe_filename(name) != name:  # as e-mail intake would name it, or refused
         raise InvalidInput(f"{item.filename!r} is not a plain file name")
     kind = item.content_type.strip().lower()
     if not is_media_type(kind):
         raise InvalidInput(f"{item.content_type!r} is not a type/subtype content type")
-    digest = hashlib.sha256(data).hexdigest()
-    return Attachment(filename=name, content_type=kind, size=len(data), sha256=digest, data=data)
+    return Attachment.of(name, kind, data)
 
 
 @router.post(

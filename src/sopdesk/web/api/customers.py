@@ -120,8 +120,8 @@ def update_customer(
         tier=body.tier if "tier" in sent else None,
         tags=body.tags if "tags" in sent else None,
     )
-    row = do_update_customer(session, customer_key(customer), change, by=who.email)
-    return m.customer_out(row)
+    updated = do_update_customer(session, customer_key(customer), change, by=who.email)
+    return m.customer_out(updated.customer)
 
 
 @router.post(

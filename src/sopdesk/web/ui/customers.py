@@ -22,8 +22,6 @@ from sopdesk.actions.api_reads import list_customers
 from sopdesk.actions.case_reads import customer_cases
 from sopdesk.actions.customer_changes import (
     CustomerChange,
-    clean_change,
-    clean_tags,
     do_update_customer,
 )
 from sopdesk.actions.customers import get_customer, valid_email
@@ -114,14 +112,13 @@ def add_customer(
         error = "Enter the customer's e-mail address, like name@example.com."
         return _new_form(request, me, values, error, 422)
     try:
-        clean_change(CustomerChange(name=name, phone=phone, tier=tier or "standard"))
         added = do_add_customer(
             session,
             email=email,
             name=name,
-            phone=phone.strip() or None,
-            tier=tier.strip() or "standard",
-            tags=clean_tags(tags_of(tags)),
+            phone=phone,
+            tier=tier.strip(),
+            tags=tags_of(tags),
             settings=request.app.state.settings,
         )
     except InvalidInput as exc:
@@ -206,16 +203,15 @@ def edit_customer(
     tags: FormText = "",
 ) -> Response:
     values = {"name": name, "phone": phone, "tier": tier, "tags": tags}
-    before = get_customer(session, customer_id).updated_at
     change = CustomerChange(name=name, phone=phone, tier=tier, tags=tags_of(tags))
     try:
-        row = do_update_customer(session, customer_id, change, by=me.email)
+        updated = do_update_customer(session, customer_id, change, by=me.email)
     except InvalidInput as exc:
         session.rollback()
         return _customer_page(
             request, session, me, customer_id, error=exc.message, values=values, status=422
         )
-    done = "saved" if row.updated_at != before else "unchanged"
+    done = "saved" if updated.changed else "unchanged"
     return back_to(f"/customers/{customer_id}?done={done}")
 
 

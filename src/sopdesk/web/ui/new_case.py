@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from sopdesk.actions import cases as case_actions
-from sopdesk.actions.customer_replies import check_reply_files as check_case_files
+from sopdesk.actions.customer_replies import PAGE_FILES
 from sopdesk.actions.customers import valid_email
 from sopdesk.actions.messages import NewMessage
 from sopdesk.actions.published import published_case_sops
@@ -111,7 +111,7 @@ def new_case(
         message=NewMessage(text=body, attachments=attached) if body or attached else None,
     )
     try:
-        check_case_files(attached)
+        PAGE_FILES.check(attached)
         case = case_actions.do_open_request(session, request_, settings=request.app.state.settings)
     except (InvalidInput, Conflict, NotFound) as exc:
         session.rollback()
