@@ -8,7 +8,7 @@ table are unique on it), so applying the same decision twice adds nothing:
 | --- | --- |
 | `SendTemplate` | an outbound `messages` row and an `outbox` row (rendered in the sandbox) |
 | `RecordBreach` | a `sla.breached` event |
-| `Escalate` | a `sla.warning` or `escalated` event; a notice per group mailbox, member or role |
+| `Escalate` | a `sla.warning` or `escalated` event; one notice per recipient and fire |
 | `ScheduleFollowup` / `CancelFollowup` | `followup.scheduled` / `followup.cancelled` |
 | `ScheduleTimer` / `CancelTimer` | the `timers` row upserted / cancelled |
 | `LogStep` | `step.completed`, `step.skipped` or `step.overridden` |
@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_state import LoadedCase, log_event
 from sopdesk.actions.groups import Contacts, escalation_contacts
-from sopdesk.actions.outbound import queue_notice, queue_template
+from sopdesk.actions.notices import queue_notices
+from sopdesk.actions.outbound import queue_template
 from sopdesk.actions.unsubscribe import may_send_followup
 from sopdesk.engine import (
     CancelFollowup,
@@ -79,11 +80,13 @@ def apply_decisions(
     contacts = _escalation_contacts(session, decisions)
     try:
         with session.no_autoflush:
+            escalations = [d for d in decisions if isinstance(d, Escalate)]
+            told = queue_notices(session, loaded, escalations, now, contacts=contacts)
             for decision in decisions:
                 if new_timers is not None and isinstance(decision, ScheduleTimer | CancelTimer):
                     _new_case_timer(new_timers, decision, case_id, now)
                 else:
-                    _apply(session, loaded, decision, now, contacts)
+                    _apply(session, loaded, decision, now, contacts, told)
         if new_timers:
             session.execute(insert(TimerRow.__table__), list(new_timers.values()))
     finally:
@@ -177,6 +180,7 @@ def _apply(
     decision: Decision,
     now: datetime,
     contacts: Mapping[str, Contacts],
+    told: Mapping[str, list[str]],
 ) -> None:
     case = loaded.case
     ids = {"case_id": case.id, "customer_id": case.customer_id}
@@ -186,7 +190,7 @@ def _apply(
         case RecordBreach(target=target, due_at=due_at):
             log_event(session, "sla.breached", now, **ids, target=target, due_at=due_at)
         case Escalate():
-            _escalate(session, loaded, decision, now, contacts)
+            _escalate(session, loaded, decision, now, contacts, told[decision.key])
         case ScheduleFollowup():
             log_event(
                 session,
@@ -298,14 +302,11 @@ def _escalate(
     decision: Escalate,
     now: datetime,
     contacts: Mapping[str, Contacts],
+    notified: list[str],
 ) -> None:
-    """`contacts`: the groups the escalation names (a name without a group is absent)."""
+    """`contacts`: the groups the escalation names (a name without a group is absent);
+    `notified`: the roles a notice about it was queued for (`queue_notices`)."""
     case = loaded.case
-    notified = [
-        role
-        for role in decision.notify
-        if queue_notice(session, loaded, decision, role, now, contacts=contacts)
-    ]
     log_event(
         session,
         "sla.warning" if decision.warning else "escalated",

@@ -30,7 +30,6 @@ from sopdesk.actions.context import (
     queue_email,
     render_template_payload,
 )
-from sopdesk.actions.groups import Contacts, escalation_contacts, recipients
 from sopdesk.actions.messages import attachment_row
 from sopdesk.channels.email_in import Attachment
 from sopdesk.channels.email_out import (
@@ -38,9 +37,8 @@ from sopdesk.channels.email_out import (
     Mailbox,
     OutgoingAttachment,
     reply_subject,
-    text_to_html,
 )
-from sopdesk.engine import Escalate, SendTemplate
+from sopdesk.engine import SendTemplate
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
@@ -292,57 +290,6 @@ def _cannot_send(template: Template | None, channel: str, case: CaseRow) -> str 
     if not case.customer.email or case.customer.email.endswith(".invalid"):
         return "the customer has no e-mail address"
     return None
-
-
-def queue_notice(
-    session: Session,
-    loaded: LoadedCase,
-    decision: Escalate,
-    role: str,
-    now: datetime,
-    *,
-    contacts: Mapping[str, Contacts] | None = None,
-) -> list[str]:
-    """Internal e-mails telling `role` about an escalation; the keys queued now.
-
-    A role reaches the group of that name: its shared mailbox if it has one (one
-    notice), else each active member (one notice per person, keyed by address, so
-    each is retried and can fail on its own), else `settings.role_addresses` (one
-    notice). `contacts` is what `escalation_contacts` found for the whole escalation;
-    without it, the role's group is read here.
-    """
-    settings, case = loaded.settings, loaded.case
-    if contacts is None:
-        contacts = escalation_contacts(session, [role])
-    group = contacts.get(role)
-    per_person = group is not None and not group.shared and bool(group.members)
-    what = "Warning" if decision.warning else f"Escalation level {decision.level}"
-    subject = f"{what}: {case.reference} {decision.target} due {decision.due_at:%Y-%m-%d %H:%M} UTC"
-    text = (
-        f"{what} for case {case.reference} ({case.subject}).\n"
-        f"{decision.target} is due at {decision.due_at.isoformat()}.\n"
-        + (f"Note: {decision.note}\n" if decision.note else "")
-        + (f"Assigned to {decision.assign}.\n" if decision.assign else "")
-    )
-    queued = []
-    for address, name in recipients(role, contacts, settings.role_addresses):
-        key = f"{decision.key}:notify:{role}" + (f":{address}" if per_person else "")
-        if already_queued(session, loaded, key):
-            continue
-        payload = email_payload(
-            key=key,
-            subject=subject,
-            text=text,
-            html=text_to_html(text),
-            to=[Mailbox(address, name)],
-            settings=settings,
-            thread=Thread(),
-            case_reference=case.reference,
-            automatic=True,
-        )
-        queue_email(session, email_outbox_values(key, payload, now, case.id))
-        queued.append(key)
-    return queued
 
 
 def reply_text_subject(case: CaseRow) -> str:
