@@ -36,6 +36,7 @@ from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter
 from sopdesk.store.codec import decode_state, encode_state
 from sopdesk.store.engine import begin_write
+from sopdesk.store.queries import one_of
 from sopdesk.store.tables import (
     CalendarRow,
     CaseEventRow,
@@ -222,7 +223,7 @@ def load_case(
     if case is None:
         raise NotFound(f"no case with id {case_id}")
     loaded = LoadedCase(case, case.customer, settings)
-    found = session.execute(_active_runs([case.id]).limit(1)).first()
+    found = session.execute(_active_runs(session, [case.id]).limit(1)).first()
     if found is not None:
         run, number, content_hash = found
         sop = pinned_front_matter(session, run.sop_version_id, content_hash)
@@ -247,7 +248,7 @@ def load_cases(
     query = (
         select(CaseRow)
         .options(joinedload(CaseRow.customer))
-        .where(CaseRow.id.in_(case_ids))
+        .where(one_of(session, CaseRow.id, case_ids))
         .order_by(CaseRow.id)
         .with_for_update(of=CaseRow)
     )
@@ -260,7 +261,7 @@ def load_cases(
         loaded[case.id] = LoadedCase(case, case.customer, settings, prefetched=prefetched)
     calendars: dict[str, Calendar] = {}
     steps_of: dict[int, dict[str, tuple[Any, ...]]] = {}
-    for run, number, content_hash in session.execute(_active_runs(list(loaded))):
+    for run, number, content_hash in session.execute(_active_runs(session, list(loaded))):
         item = loaded[run.case_id]
         if item.run is None:  # the newest active run of the case
             sop = pinned_front_matter(session, run.sop_version_id, content_hash)
@@ -269,11 +270,13 @@ def load_cases(
             item.calendar = _calendar_once(session, sop, settings, calendars)
             item.state = run_state(run, sop)
     if steps_of:
-        for run_id, step_id, *values in session.execute(_step_rows(list(steps_of))):
+        for run_id, step_id, *values in session.execute(_step_rows(session, list(steps_of))):
             steps_of[run_id][step_id] = tuple(values)
     timers = (
         select(TimerRow)
-        .where(or_(TimerRow.case_id.in_(list(loaded)), TimerRow.id.in_(timer_ids)))
+        .where(
+            or_(one_of(session, TimerRow.case_id, loaded), one_of(session, TimerRow.id, timer_ids))
+        )
         .order_by(TimerRow.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -283,7 +286,8 @@ def load_cases(
         by_id[timer.id] = timer
         if timer.case_id in timers_of:
             timers_of[timer.case_id][timer.key] = timer
-    keys = select(OutboxRow.case_id, OutboxRow.key).where(OutboxRow.case_id.in_(list(loaded)))
+    on_cases = one_of(session, OutboxRow.case_id, loaded)
+    keys = select(OutboxRow.case_id, OutboxRow.key).where(on_cases)
     for case_id, key in session.execute(keys):
         keys_of[case_id].add(key)
     return loaded, by_id
@@ -311,7 +315,7 @@ def look_at_runs(
     this process has read before is not read or parsed again while its stamp is the same
     (`_state_stamp`).
     """
-    query = select(CaseRow.id).where(CaseRow.id.in_(case_ids)).order_by(CaseRow.id)
+    query = select(CaseRow.id).where(one_of(session, CaseRow.id, case_ids)).order_by(CaseRow.id)
     found: dict[int, RunLook | None] = dict.fromkeys(
         session.scalars(query.with_for_update(of=CaseRow, skip_locked=skip_locked))
     )
@@ -324,7 +328,8 @@ def look_at_runs(
             _state_stamp(session),
         )
         .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
-        .where(SopRunRow.case_id.in_(list(found)), SopRunRow.status == RunStatus.ACTIVE.value)
+        .where(one_of(session, SopRunRow.case_id, found))
+        .where(SopRunRow.status == RunStatus.ACTIVE.value)
         .order_by(SopRunRow.case_id, SopRunRow.id.desc())
     )
     calendars: dict[str, Calendar] = {}
@@ -376,7 +381,7 @@ def _stamped_states(
             states[run_id] = state_from_text(run_id, sop, text)
         return states
     query = select(SopRunRow.id, _state_stamp(session), cast(SopRunRow.state, Text)).where(
-        SopRunRow.id.in_(missing)
+        one_of(session, SopRunRow.id, missing)
     )
     for run_id, stamp, text in session.execute(query):
         states[run_id] = state_from_text(run_id, stamps[run_id][0], text, stamp)
@@ -408,13 +413,14 @@ def state_from_text(
     return state
 
 
-def _active_runs(case_ids: list[int]) -> Any:
+def _active_runs(session: Session, case_ids: list[int]) -> Any:
     """The active runs of the cases with their version's number and content hash, the
     newest of each case first."""
     return (
         select(SopRunRow, SopVersion.version, SopVersion.content_hash)
         .join(SopVersion, SopVersion.id == SopRunRow.sop_version_id)
-        .where(SopRunRow.case_id.in_(case_ids), SopRunRow.status == RunStatus.ACTIVE.value)
+        .where(one_of(session, SopRunRow.case_id, case_ids))
+        .where(SopRunRow.status == RunStatus.ACTIVE.value)
         .order_by(SopRunRow.case_id, SopRunRow.id.desc())
     )
 
@@ -499,7 +505,7 @@ def _project_steps(
     table = StepStateRow.__table__
     existing = {} if new_run else loaded.steps
     if existing is None:
-        rows = session.execute(_step_rows([run.id]))
+        rows = session.execute(_step_rows(session, [run.id]))
         existing = {step_id: tuple(values) for _, step_id, *values in rows}
     projected = dict(existing)
     inserts: list[dict[str, Any]] = []
@@ -534,11 +540,13 @@ def _project_steps(
     loaded.steps = projected
 
 
-def _step_rows(run_ids: list[int]) -> Any:
+def _step_rows(session: Session, run_ids: list[int]) -> Any:
     """The runs' step projections as (run id, step id, *STEP_COLUMNS) rows."""
     table = StepStateRow.__table__
     columns = [table.c[name] for name in STEP_COLUMNS]
-    return select(table.c.run_id, table.c.step_id, *columns).where(table.c.run_id.in_(run_ids))
+    return select(table.c.run_id, table.c.step_id, *columns).where(
+        one_of(session, table.c.run_id, run_ids)
+    )
 
 
 def zip_columns(values: tuple[Any, ...]) -> dict[str, Any]:

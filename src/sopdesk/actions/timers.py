@@ -53,6 +53,7 @@ from sopdesk.engine import (
     release_sequence_followup,
 )
 from sopdesk.settings import Settings
+from sopdesk.store.queries import one_of
 from sopdesk.store.tables import CustomerRow, SopVersion, TimerRow, TimerStatus
 
 log = logging.getLogger("sopdesk.worker")
@@ -133,7 +134,7 @@ def do_fire_timers(
             session, order, now=moment, worker_id=worker_id, settings=settings
         )
     except Exception as exc:
-        plan = _plan(session.execute(_peek_many(order)), order, moment, worker_id)
+        plan = _plan(session.execute(_peek_many(session, order)), order, moment, worker_id)
         session.rollback()  # a read only; the fires are transactions of their own
         _warn_batch_failed(exc, len(plan.groups))
         plan.alone.extend(_fire_cases_apart(session, plan.groups, now, worker_id, settings))
@@ -189,7 +190,7 @@ def _fire_slice(
 ) -> tuple[_Plan, list[int]]:
     """Look at the timers and fire their cases in one transaction, passing over the
     cases another transaction holds; returns the plan and those cases."""
-    plan = _plan(session.execute(_peek_many(order)), order, now, worker_id)
+    plan = _plan(session.execute(_peek_many(session, order)), order, now, worker_id)
     if not plan.groups:
         return plan, []
     left, contended = _fire_cases(
@@ -310,7 +311,8 @@ def _fire_cases(
     if finished:
         table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
         done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
-        session.execute(update(table).where(table.c.id.in_(finished)).values(fired_at=now, **done))
+        ids = one_of(session, table.c.id, finished)
+        session.execute(update(table).where(ids).values(fired_at=now, **done))
     return left, contended
 
 
@@ -354,7 +356,7 @@ def _lock_timer_rows(session: Session, timer_ids: list[int]) -> dict[int, Any]:
     """The timers' case and lock columns, the rows locked (in id order)."""
     if not timer_ids:
         return {}
-    query = _peek_many(timer_ids).order_by(TimerRow.id).with_for_update()
+    query = _peek_many(session, timer_ids).order_by(TimerRow.id).with_for_update()
     return {row.id: row for row in session.execute(query)}
 
 
@@ -381,7 +383,7 @@ def _fire_case_timers(
 def _lock_timers(session: Session, timer_ids: list[int]) -> dict[int, TimerRow]:
     query = (
         select(TimerRow)
-        .where(TimerRow.id.in_(timer_ids))
+        .where(one_of(session, TimerRow.id, timer_ids))
         .order_by(TimerRow.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -449,8 +451,8 @@ def _peek(timer_id: int) -> Any:
     return select(*_PEEK_COLUMNS).where(TimerRow.id == timer_id)
 
 
-def _peek_many(timer_ids: list[int]) -> Any:
-    return select(TimerRow.id, *_PEEK_COLUMNS).where(TimerRow.id.in_(timer_ids))
+def _peek_many(session: Session, timer_ids: list[int]) -> Any:
+    return select(TimerRow.id, *_PEEK_COLUMNS).where(one_of(session, TimerRow.id, timer_ids))
 
 
 def _may_fire(timer: Any, now: datetime, worker_id: str | None) -> bool:

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, any_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from sopdesk.store.queries import is_postgres
 from sopdesk.store.tables import (
     OutboxKind,
     OutboxRow,
@@ -56,10 +57,6 @@ class ClaimedEmail:
     attempts: int
     payload: dict[str, Any]
     created_at: datetime
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _timer_due(now: datetime) -> Any:
@@ -157,15 +154,13 @@ def claim_webhooks(
 def _claim(session: Session, ids: Any, claim: Any, table: Any, columns: Sequence[Any]) -> list[Any]:
     try:
         if is_postgres(session):
-            chosen = list(session.scalars(ids.with_for_update(skip_locked=True)))
-            rows = (
-                list(session.execute(claim.where(table.id.in_(chosen)).returning(*columns)))
-                if chosen
-                else []
-            )
+            # One statement: the ids are chosen once (an InitPlan), rows another worker
+            # holds are passed over, and the chosen rows are updated and returned.
+            chosen = func.array(ids.with_for_update(skip_locked=True).scalar_subquery())
+            statement = claim.where(table.id == any_(chosen)).returning(*columns)
         else:
             statement = claim.where(table.id.in_(ids.scalar_subquery())).returning(*columns)
-            rows = list(session.execute(statement))
+        rows = list(session.execute(statement))
         session.commit()
     except BaseException:
         session.rollback()

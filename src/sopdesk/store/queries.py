@@ -1,0 +1,33 @@
+"""Query pieces that depend on the database in use.
+
+`one_of` is for the worker's and the batch actions' id lists: a list of ids that
+changes with every call. Written as `column.in_(ids)`, SQLAlchemy coerces every id
+into a parameter, renders one placeholder each, and psycopg parses a statement text it
+has not seen before (too long for its cache); for a list of 100 ids that costs the
+client more than the query costs the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`. On PostgreSQL the values go as one array parameter
+    (`column = ANY(:values)`), so the statement's text is the same whatever their
+    number: compiled, parsed and prepared once. Elsewhere, one expanding parameter (the
+    values are not coerced one by one)."""
+    values = list(values)
+    if is_postgres(session):
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(bindparam(None, values, expanding=True))
