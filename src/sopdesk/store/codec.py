@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from functools import cache
@@ -40,16 +40,12 @@ class StateCodecError(SopdeskError):
 
 def encode_state(state: CaseState) -> dict[str, Any]:
     """A JSON-safe document for `state`; the run's SOP is reduced to its id and version."""
-    document = {
-        field.name: _encode(getattr(state, field.name))
-        for field in dataclasses.fields(state)
-        if field.name != "run"
-    }
+    document = {name: encode(getattr(state, name)) for name, encode in _state_encoders()}
     run = state.run
     document["run"] = {
         "sop_id": run.sop.id,
         "version": run.version,
-        "started_at": _encode(run.started_at),
+        "started_at": _instant(run.started_at),
     }
     document["codec"] = CODEC_VERSION
     return document
@@ -69,30 +65,78 @@ def decode_state(document: Mapping[str, Any], sop: FrontMatter) -> CaseState:
         raise StateCodecError(f"the state is for SOP {run_doc['sop_id']!r}, not {sop.id!r}")
     run = Run(sop, int(run_doc["version"]), _parse_datetime(run_doc["started_at"]))
     values: dict[str, Any] = {"run": run}
-    hints = _hints(CaseState)
-    for field in dataclasses.fields(CaseState):
-        if field.name != "run" and field.name in document:
-            values[field.name] = _decode(document[field.name], hints[field.name])
+    for name, decode in _state_decoders():
+        if name in document:
+            values[name] = decode(document[name])
     return CaseState(**values)
+
+
+# The codec is compiled once per type from the dataclasses' type hints: one small
+# function per field, chosen up front, instead of asking every value what it is.
+
+Coder = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@cache
+def _state_encoders() -> tuple[tuple[str, Coder], ...]:
+    hints = _hints(CaseState)
+    return tuple(
+        (f.name, _encoder(hints[f.name])) for f in dataclasses.fields(CaseState) if f.name != "run"
+    )
+
+
+@cache
+def _state_decoders() -> tuple[tuple[str, Coder], ...]:
+    hints = _hints(CaseState)
+    return tuple(
+        (f.name, _decoder(hints[f.name])) for f in dataclasses.fields(CaseState) if f.name != "run"
+    )
 
 
 # --- encoding --------------------------------------------------------------------------
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, frozenset | set):
-        return sorted(_encode(item) for item in value)
-    if isinstance(value, tuple | list):
-        return [_encode(item) for item in value]
-    if isinstance(value, Mapping):
-        return {str(key): _encode_any(item) for key, item in value.items()}
-    return value
+@cache
+def _encoder(hint: Any) -> Coder:
+    """How a value of type `hint` is written: instants as ISO 8601 UTC strings, enums as
+    their values, dataclasses as objects, tuples as lists, sets as sorted lists."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = _encoder(next(arg for arg in args if arg is not type(None)))
+        return lambda value: None if value is None else inner(value)
+    if origin is tuple:
+        item = _encoder(args[0])
+        return list if item is _identity else lambda value: [item(i) for i in value]
+    if origin is frozenset:
+        item = _encoder(args[0])
+        return lambda value: sorted(item(i) for i in value)
+    if origin is not None and issubclass(origin, Mapping):
+        return _encode_mapping
+    if hint is datetime:
+        return _instant
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return _enum_value
+    if dataclasses.is_dataclass(hint):
+        hints = _hints(hint)
+        fields = tuple((f.name, _encoder(hints[f.name])) for f in dataclasses.fields(hint))
+        return lambda value: {name: encode(getattr(value, name)) for name, encode in fields}
+    return _identity
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _encode_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(key): _encode_any(item) for key, item in value.items()}
 
 
 def _encode_any(value: Any) -> Any:
@@ -114,33 +158,38 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(engine_state))
 
 
-def _decode(value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
+@cache
+def _decoder(hint: Any) -> Coder:
+    """How a value of type `hint` is read back: the inverse of `_encoder`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        hint = next(arg for arg in args if arg is not type(None))
-        return _decode(value, hint)
+        inner = _decoder(next(arg for arg in args if arg is not type(None)))
+        return lambda value: None if value is None else inner(value)
     if origin is tuple:
-        return tuple(_decode(item, args[0]) for item in value)
+        item = _decoder(args[0])
+        return tuple if item is _identity else lambda value: tuple(item(i) for i in value)
     if origin is frozenset:
-        return frozenset(_decode(item, args[0]) for item in value)
+        item = _decoder(args[0])
+        return frozenset if item is _identity else lambda value: frozenset(map(item, value))
     if origin is not None and issubclass(origin, Mapping):
-        return {key: _decode_any(item) for key, item in value.items()}
+        return lambda value: {key: _decode_any(item) for key, item in value.items()}
     if hint is datetime:
-        return _parse_datetime(value)
+        return _parse_datetime
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
+        return hint
     if dataclasses.is_dataclass(hint):
-        return _decode_dataclass(value, hint)
-    return value
+        return _dataclass_decoder(hint)
+    return _identity
 
 
-def _decode_dataclass(value: Mapping[str, Any], cls: type) -> Any:
+def _dataclass_decoder(cls: Any) -> Coder:
     hints = _hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: _decode(v, hints[k]) for k, v in value.items() if k in known})
+    fields = {f.name: _decoder(hints[f.name]) for f in dataclasses.fields(cls)}
+
+    def decode(value: Mapping[str, Any]) -> Any:
+        return cls(**{k: fields[k](v) for k, v in value.items() if k in fields})
+
+    return decode
 
 
 def _decode_any(value: Any) -> Any:
