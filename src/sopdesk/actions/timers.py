@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_runs import redecide, transition
@@ -308,12 +309,42 @@ def _fire_cases(
                 known = (look.state, outcome)
                 fire = _fire_loaded(session, loaded[case_id], group, timers, now, worker_id, known)
                 left.extend(fire)
+        _even_out_timer_updates(session)
     if finished:
         table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
         done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
         ids = one_of(session, table.c.id, finished)
         session.execute(update(table).where(ids).values(fired_at=now, **done))
     return left, contended
+
+
+_TIMER_STATE = (
+    "status",
+    "due_at",
+    "attempts",
+    "locked_by",
+    "locked_until",
+    "last_error",
+    "fired_at",
+)
+
+
+def _even_out_timer_updates(session: Session) -> None:
+    """Make every changed timer row send the same columns, so the unit of work writes
+    the batch's timers in one executemany.
+
+    It sends, per row, only the columns whose values changed, and starts a new
+    statement whenever that set differs from the previous row's (in id order). A fired
+    timer, a cancelled one and a moved one change different columns, so a batch of cases
+    cost about two round trips per case. Sending a column's unchanged value again is
+    harmless: the rows are locked by this transaction.
+    """
+    for row in session.dirty:
+        if isinstance(row, TimerRow):
+            loaded = inspect(row).dict
+            for name in _TIMER_STATE:
+                if name in loaded:
+                    flag_modified(row, name)
 
 
 def _decide(look: RunLook | None, now: datetime) -> Outcome | None:
