@@ -4,11 +4,13 @@ add one (which starts onboarding) and count a purchase (which can start loyalty)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from sopdesk.actions.cases import do_open_case
 from sopdesk.actions.sop_files import do_load_library
 from sopdesk.store.tables import CaseEventRow, CaseRow, CustomerRow
 from tests.ui.conftest import ClientFor, World, _client_factory, make_world
@@ -138,3 +140,38 @@ def test_the_third_purchase_opens_a_loyalty_case(
     assert empty.status_code == 422 and "give the order number" in empty.text
     garbled = agent.post_form(url, {"purchase_id": "o-6", "at": "next tuesday"})
     assert garbled.status_code == 422 and "like 2026-11-24 14:30" in garbled.text
+
+
+def test_a_customer_with_many_cases_gets_them_a_page_at_a_time(
+    world: World, client_for: ClientFor
+) -> None:
+    for n in range(60):  # with the seeded one, 61 cases: two pages on theirs
+        do_open_case(
+            world.session,
+            customer_email="dana@example.com",
+            customer_name="Dana Scully",
+            subject=f"Question number {n}",
+            body="Where is my parcel?",
+            now=world.now + timedelta(seconds=n),
+            settings=world.settings,
+        )
+    dana = _customer(world, "dana@example.com")
+    agent = client_for("agent")
+    first = agent.get(f"/customers/{dana.id}").text
+    assert "Page 1 of 2 (61 cases)" in first and "<dd>61</dd>" in first
+    assert "Question number 59" in first and "Question number 10" in first
+    seeded = f'href="/cases/{world.case_ref}"'
+    assert "Question number 9<" not in first and seeded not in first
+    assert f'href="/customers/{dana.id}?page=2#cases-title" rel="next"' in first
+    second = agent.get(f"/customers/{dana.id}", params={"page": 2}).text
+    assert "Page 2 of 2" in second and seeded in second
+    assert "Question number 9<" in second and "Question number 10" not in second
+    assert f'href="/customers/{dana.id}?page=1#cases-title" rel="prev"' in second
+    beyond = agent.get(f"/customers/{dana.id}", params={"page": 9})
+    assert beyond.status_code == 200 and "Page 2 of 2" in beyond.text
+
+    case = agent.get(f"/cases/{world.case_ref}").text  # the oldest: ten newer ones listed
+    assert case.count('<li><a href="/cases/') == 10
+    assert "Question number 59" in case and "Question number 49" not in case
+    assert f'<a href="/customers/{dana.id}">All 61 cases of dana@example.com</a>' in case
+    assert 'title="60 other cases">Repeat customer' in case

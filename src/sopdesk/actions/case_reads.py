@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, load_only, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -230,16 +230,26 @@ CASE_SUMMARY = (CaseRow.id, CaseRow.reference, CaseRow.subject, CaseRow.status, 
 """The columns a list of a customer's cases shows (no JSON columns to decode)."""
 
 
-def customer_cases(session: Session, customer_id: int) -> list[CaseRow]:
-    """A customer's cases, newest first, with `CASE_SUMMARY`'s columns loaded (the others
-    load on access): what `customer_history` lists, without the events."""
+def customer_cases(
+    session: Session, customer_id: int, *, limit: int | None = None, offset: int = 0
+) -> list[CaseRow]:
+    """A customer's cases, newest first (`limit` of them from `offset`), with
+    `CASE_SUMMARY`'s columns loaded (the others load on access): what
+    `customer_history` lists, without the events."""
     query = (
         select(CaseRow)
         .options(load_only(*CASE_SUMMARY))
         .where(CaseRow.customer_id == customer_id)
-        .order_by(CaseRow.opened_at.desc())
+        .order_by(CaseRow.opened_at.desc(), CaseRow.id.desc())
+        .offset(offset)
+        .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def customer_case_count(session: Session, customer_id: int) -> int:
+    query = select(func.count()).select_from(CaseRow).where(CaseRow.customer_id == customer_id)
+    return session.scalar(query) or 0
 
 
 def preload_attachments(session: Session, messages: list[MessageRow]) -> None:

@@ -25,6 +25,7 @@ from sopdesk.actions.case_reads import (
     Timeline,
     case_attachment,
     case_timeline,
+    customer_case_count,
     customer_cases,
     get_case,
     preload_attachments,
@@ -66,6 +67,9 @@ DONE_MESSAGES = {
 }
 ESCALATION_EVENTS = frozenset({"sla.warning", "sla.breached", "escalated", "case.assigned"})
 STATUSES = [status.value for status in CaseStatusValue]
+OTHER_CASES_SHOWN = 10
+"""The customer's other cases the case page lists, newest first; the customer's page
+has them all."""
 
 
 @dataclass(frozen=True)
@@ -187,9 +191,10 @@ def case_context(
     case = loaded.case
     timeline = case_timeline(session, case, run=loaded.run, queues=False)
     preload_attachments(session, timeline.messages)
-    theirs = customer_cases(session, case.customer_id)
-    other_cases = [c for c in theirs if c.id != case.id]
-    templates = _templates(session, loaded, me, now, _conversation(timeline, len(theirs)))
+    theirs = customer_cases(session, case.customer_id, limit=OTHER_CASES_SHOWN + 1)
+    other_cases = [c for c in theirs if c.id != case.id][:OTHER_CASES_SHOWN]
+    total = customer_case_count(session, case.customer_id)
+    templates = _templates(session, loaded, me, now, _conversation(timeline, total))
     chosen = next((t for t in templates if t.id == extra.get("template")), None)
     return {
         "case": case,
@@ -203,6 +208,7 @@ def case_context(
         "reply_text": extra.get("reply_text", chosen.text if chosen else ""),
         "escalations": [e for e in timeline.events if e.kind in ESCALATION_EVENTS],
         "other_cases": other_cases,
+        "other_count": total - 1,
         "sop_version": loaded.version_number(),
         "statuses": STATUSES,
         "now": now,

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from sopdesk.actions.api_reads import list_customers
-from sopdesk.actions.case_reads import customer_cases
+from sopdesk.actions.case_reads import customer_case_count, customer_cases
 from sopdesk.actions.customer_changes import (
     CustomerChange,
     do_update_customer,
@@ -129,8 +129,12 @@ def add_customer(
     return back_to(f"/customers/{added.customer.id}?{urlencode(query)}")
 
 
-def _customer_context(session: DbSession, customer_id: int) -> dict[str, Any]:
+def _customer_context(session: DbSession, customer_id: int, page: int = 1) -> dict[str, Any]:
     customer = get_customer(session, customer_id)
+    total = customer_case_count(session, customer.id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
+    cases = customer_cases(session, customer.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     events = session.scalars(
         select(CaseEventRow)
         .where(CaseEventRow.customer_id == customer.id, CaseEventRow.case_id.is_(None))
@@ -140,10 +144,27 @@ def _customer_context(session: DbSession, customer_id: int) -> dict[str, Any]:
     new_case = urlencode({"email": customer.email, "name": customer.name})
     return {
         "customer": customer,
-        "cases": customer_cases(session, customer.id),
+        "cases": cases,
+        "case_count": total,
+        "case_pages": _pages(customer.id, page, pages),
         "events": list(events),
         "new_case": f"/cases/new?{new_case}",
         "active": "customers",
+    }
+
+
+def _pages(customer_id: int, page: int, pages: int) -> dict[str, Any]:
+    """Where the customer's list of cases stands: page `page` of `pages`, and the links
+    to the newer and older ones (None at either end)."""
+
+    def link(number: int) -> str:
+        return f"/customers/{customer_id}?page={number}#cases-title"
+
+    return {
+        "page": page,
+        "pages": pages,
+        "newer": link(page - 1) if page > 1 else None,
+        "older": link(page + 1) if page < pages else None,
     }
 
 
@@ -158,8 +179,9 @@ def _customer_page(
     error: str | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
+    page: int = 1,
 ) -> HTMLResponse:
-    context = _customer_context(session, customer_id)
+    context = _customer_context(session, customer_id, page)
     message = DONE.get(done or "")
     if message and started:
         sops = "an SOP" if started == 1 else f"{started} SOPs"
@@ -187,8 +209,9 @@ def customer_page(
     customer_id: int,
     done: Annotated[str | None, Query(max_length=40)] = None,
     started: Annotated[int, Query(ge=0, le=1000)] = 0,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
-    return _customer_page(request, session, me, customer_id, done=done, started=started)
+    return _customer_page(request, session, me, customer_id, done=done, started=started, page=page)
 
 
 @router.post("/customers/{customer_id}", dependencies=CSRF)
