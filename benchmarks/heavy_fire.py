@@ -52,7 +52,7 @@ def main() -> None:
             events_before = connection.scalar(select(func.count()).select_from(CaseEventRow))
             outbox_before = connection.scalar(select(func.count()).select_from(OutboxRow))
         fire = functools.partial(do_fire_timers, settings=settings)
-        config = WorkerConfig(worker_id="heavy", secret=SECRET, batch=BATCH)
+        config = WorkerConfig(worker_id="heavy", secret=SECRET, timer_batch=BATCH)
         worker = Worker(session_factory(engine), config, deliver=None, fire_timers=fire)
         server_before = backend_cpu(engine)
         cpu, wall, fired = time.process_time(), time.perf_counter(), 0

@@ -20,10 +20,10 @@ and targets under new keys, attached to the same cases — bring the run's due s
 bulk-loaded with COPY and topped up before each run, make every run start with
 `--pending` pending timers. Every timer a worker run fires goes through the real
 worker: `Worker.run_once()` of `sopdesk.worker.runner` (reclaim, `claim_timers` in
-batches of 100 with `FOR UPDATE SKIP LOCKED`, then `sopdesk.actions.timers.do_fire_timers`
-on slices of `FIRE_SLICE` (100) as `sopdesk worker` does: one transaction per slice,
-which locks its cases, reads their runs, `decide`s, applies the decisions and marks the
-timers done), looped as
+batches of 300, the worker's default, with `FOR UPDATE SKIP LOCKED`, then
+`sopdesk.actions.timers.do_fire_timers` on slices of `FIRE_SLICE` (300) as
+`sopdesk worker` does: one transaction per slice, which locks its cases, reads their
+runs, `decide`s, applies the decisions and marks the timers done), looped as
 `Worker.run()` loops it (an idle worker sleeps until the next timer is due, at most the
 1 s poll interval), with `deliver=None` (e-mail stays queued).
 
@@ -103,7 +103,7 @@ from sopdesk.store.tables import (
     TimerRow,
     TimerStatus,
 )
-from sopdesk.worker.claim import claim_timers
+from sopdesk.worker.claim import DEFAULT_TIMER_BATCH, claim_timers
 from sopdesk.worker.runner import Worker, WorkerConfig
 
 SEED = 20261124
@@ -113,7 +113,8 @@ ROLES = (
     "warehouse",
 )  # fmt: skip
 SECRET = "benchmark-secret"
-BATCH = 100
+BATCH = DEFAULT_TIMER_BATCH  # timers a worker claims per round, as `sopdesk worker` does
+BARE_BATCH = 100  # the bare ceiling's batches, as peer-measurements.md §3 measured them
 POLL_INTERVAL = 1.0  # WorkerConfig's default: the longest an idle worker waits
 OPENED_AGO = timedelta(days=10)
 COPY_COLUMNS = "key, case_id, customer_id, kind, due_at, status, attempts, payload, created_at"
@@ -246,7 +247,7 @@ def worker_main(
     if mode == "fire":
         options = {
             "worker_id": name, "secret": SECRET, "sender": Mailbox(settings.support_address),
-            "batch": BATCH, "poll_interval": POLL_INTERVAL,
+            "timer_batch": BATCH, "poll_interval": POLL_INTERVAL,
         }  # fmt: skip
         known = {f.name for f in dataclasses.fields(WorkerConfig)}
         config = WorkerConfig(**{k: v for k, v in options.items() if k in known})
@@ -265,7 +266,7 @@ def worker_main(
         with sessions() as session:
             while True:
                 now = utcnow()
-                claimed = claim_timers(session, now, name, BATCH)
+                claimed = claim_timers(session, now, name, BARE_BATCH)
                 totals["rounds"] += 1
                 if not claimed:
                     if stop.is_set():
@@ -560,7 +561,8 @@ def main() -> None:
         "workload": {
             "pending": args.pending, "due": args.due, "fire_due": args.fire_due or args.due,
             "cases_per_run": args.cases,
-            "batch": BATCH, "poll_interval_s": POLL_INTERVAL, "offered_per_s": args.offered,
+            "timer_batch": BATCH, "bare_batch": BARE_BATCH, "poll_interval_s": POLL_INTERVAL,
+            "offered_per_s": args.offered,
             "cases_opened_ago_days": OPENED_AGO.days,
         },
         "machine": {

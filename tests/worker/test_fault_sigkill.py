@@ -72,7 +72,7 @@ def open_cases(url: str, settings: Settings, cases: int) -> None:
 
 
 def start_worker(env: dict[str, str], log: Path, args: list[str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", CLI, "worker", "--batch", "25", *args]
+    command = [sys.executable, "-c", CLI, "worker", "--batch", "25", "--timer-batch", "25", *args]
     command += ["--poll-interval", "0.05", "--shutdown-grace", "30"]
     with log.open("wb") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -34,7 +34,7 @@ def test_two_workers_never_fire_the_same_timer(pg_url: str) -> None:
         try:
             worker = Worker(
                 session_factory(own),
-                config(name, batch=50),
+                config(name, timer_batch=50),
                 deliver=None,
                 fire_timer=fake_fire_timer,
             )

@@ -26,6 +26,7 @@ from sopdesk.logs import bind as bind_log_context
 from sopdesk.logs import configure as configure_logging
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
+from sopdesk.worker.claim import DEFAULT_BATCH, DEFAULT_TIMER_BATCH
 from sopdesk.worker.lock import single_worker_lock
 from sopdesk.worker.runner import Worker, WorkerConfig, default_fire_timer, smtp_deliver
 from sopdesk.worker.status import dead_letters, outbox_status, retry_dead, timer_status
@@ -46,7 +47,8 @@ def worker_config(
     settings: Settings,
     *,
     worker_id: str,
-    batch: int = 100,
+    batch: int = DEFAULT_BATCH,
+    timer_batch: int = DEFAULT_TIMER_BATCH,
     poll_interval: float = 1.0,
     lease: float = 60.0,
     shutdown_grace: float = 10.0,
@@ -57,6 +59,7 @@ def worker_config(
         worker_id=worker_id,
         secret=settings.secret_key,
         batch=batch,
+        timer_batch=timer_batch,
         lease=timedelta(seconds=lease),
         poll_interval=poll_interval,
         shutdown_grace=shutdown_grace,
@@ -69,7 +72,20 @@ def worker_config(
 def worker(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="Run one round (one batch each) and exit."),
-    batch: int = typer.Option(100, "--batch", min=1, max=10_000, help="Rows claimed at a time."),
+    batch: int = typer.Option(
+        DEFAULT_BATCH,
+        "--batch",
+        min=1,
+        max=10_000,
+        help="E-mails and webhook deliveries claimed at a time.",
+    ),
+    timer_batch: int = typer.Option(
+        DEFAULT_TIMER_BATCH,
+        "--timer-batch",
+        min=1,
+        max=10_000,
+        help="Due timers claimed at a time (fired in slices of up to 300).",
+    ),
     poll_interval: float = typer.Option(
         1.0,
         "--poll-interval",
@@ -100,6 +116,7 @@ def worker(
             settings,
             worker_id=worker_id or default_worker_id(),
             batch=batch,
+            timer_batch=timer_batch,
             poll_interval=poll_interval,
             lease=lease,
             shutdown_grace=shutdown_grace,

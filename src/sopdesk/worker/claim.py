@@ -40,6 +40,14 @@ from sopdesk.store.tables import (
 from sopdesk.worker.policy import RetryPolicy, lease_expired_decision
 
 DEFAULT_BATCH = 100
+DEFAULT_TIMER_BATCH = 300
+"""Timers claimed per round, and fired in one transaction (`runner.FIRE_SLICE`). The
+round's and the slice's fixed costs (the claims and their commits, the look at the
+timers, their cases and runs, the final UPDATE) are shared by their timers: with a
+backlog of timers that find nothing new to do, 300 cost about a third less CPU per
+timer than 100. The price is a longer transaction when many cases have real work: a
+slice of 300 cases that each owe days of escalations holds their locks for about a
+second."""
 DEFAULT_LEASE = timedelta(seconds=60)
 
 

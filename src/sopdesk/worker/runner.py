@@ -36,6 +36,7 @@ from sopdesk.store.tables import OutboxRow, OutboxStatus, TimerRow, TimerStatus
 from sopdesk.worker.claim import (
     DEFAULT_BATCH,
     DEFAULT_LEASE,
+    DEFAULT_TIMER_BATCH,
     ClaimedEmail,
     ClaimedTimer,
     Reclaimed,
@@ -54,9 +55,10 @@ from sopdesk.worker.webhooks import webhook_round
 
 log = logging.getLogger("sopdesk.worker")
 
-FIRE_SLICE = 100
-"""Timers handed to one `fire_timers` call: small enough to re-check the lease and a
-stop request often, large enough that a case's timers claimed together fire together."""
+FIRE_SLICE = DEFAULT_TIMER_BATCH
+"""Timers handed to one `fire_timers` call (one transaction): the whole default batch, for
+the reasons `DEFAULT_TIMER_BATCH` gives. A larger `--timer-batch` is fired in several,
+with the lease and a stop request checked in between."""
 RECLAIM_EVERY = timedelta(seconds=1)
 """How often a busy worker looks for expired leases: a lease lasts far longer, and the
 look scans every claimed row's index entry, so once per round would cost the server
@@ -159,7 +161,8 @@ class WorkerConfig:
 
     worker_id: str
     secret: str
-    batch: int = DEFAULT_BATCH
+    batch: int = DEFAULT_BATCH  # e-mails and webhook deliveries claimed per round
+    timer_batch: int = DEFAULT_TIMER_BATCH
     lease: timedelta = DEFAULT_LEASE
     poll_interval: float = 1.0
     shutdown_grace: float = 10.0
@@ -319,6 +322,7 @@ class Worker:
                 "round done",
                 extra={
                     "batch": self.config.batch,
+                    "timer_batch": self.config.timer_batch,
                     "fired": stats.fired,
                     "sent": stats.sent,
                     "webhooks_sent": stats.webhooks_sent,
@@ -336,7 +340,8 @@ class Worker:
         checking the lease and a stop request between slices; a case's timers within a
         slice fire together."""
         me = self.config.worker_id
-        claimed = claim_timers(session, self.clock(), me, self.config.batch, self.config.lease)
+        batch, lease = self.config.timer_batch, self.config.lease
+        claimed = claim_timers(session, self.clock(), me, batch, lease)
         lease_until = self.clock() + self.config.lease
         for start in range(0, len(claimed), self._slice):
             if self._abandon():
