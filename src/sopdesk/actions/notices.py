@@ -6,13 +6,16 @@ threshold is still its own `sla.warning` or `escalated` event, but each recipien
 one e-mail per fire that lists them all, not one per threshold. Four alerts about the
 same case in the same second are noise that buries the next real one.
 
-A notice is keyed by the first escalation it tells of, `{key}:notify:{role}` (plus
-`:{address}` when a group is told person by person). The engine fires each escalation
-once per case, target and level, so no other notice can start from the same key.
+A notice about one escalation is keyed `{escalation key}:notify:{role}` (plus
+`:{address}` when a group is told person by person); one about several,
+`{first key}+{digest of all their keys}:notify:{role}`. The engine fires each
+escalation once per case, target and level, so the same key means the same news: a
+retried fire queues nothing twice, and a later fire's news always gets a key of its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -69,7 +72,7 @@ def _queue(
     subject, text = notice_subject(case, about), notice_text(case, about)
     queued = []
     for address, name in recipients(role, contacts, settings.role_addresses):
-        key = f"{about[0].key}:notify:{role}" + (f":{address}" if per_person else "")
+        key = f"{notice_key(about)}:notify:{role}" + (f":{address}" if per_person else "")
         if already_queued(session, loaded, key):
             continue
         payload = email_payload(
@@ -86,6 +89,13 @@ def _queue(
         queue_email(session, email_outbox_values(key, payload, now, case.id))
         queued.append(key)
     return queued
+
+
+def notice_key(about: Sequence[Escalate]) -> str:
+    if len(about) == 1:
+        return about[0].key
+    digest = hashlib.sha256("\n".join(e.key for e in about).encode()).hexdigest()[:12]
+    return f"{about[0].key}+{digest}"
 
 
 def notice_subject(case: CaseRow, about: Sequence[Escalate]) -> str:
