@@ -94,8 +94,10 @@ def _queue(
 def notice_key(about: Sequence[Escalate]) -> str:
     if len(about) == 1:
         return about[0].key
-    digest = hashlib.sha256("\n".join(e.key for e in about).encode()).hexdigest()[:12]
-    return f"{about[0].key}+{digest}"
+    # Past the case's own prefix (the same on every key of a notice, and in the first
+    # key in full), so one fire's keys look alike from case to case.
+    news = "\n".join(escalation.key.partition(":")[2] for escalation in about)
+    return f"{about[0].key}+{hashlib.sha256(news.encode()).hexdigest()[:12]}"
 
 
 def notice_subject(case: CaseRow, about: Sequence[Escalate]) -> str:
