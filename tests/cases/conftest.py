@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sopdesk.actions.intake import do_receive_email
 from sopdesk.actions.sop_files import do_load_library
 from sopdesk.actions.timers import do_fire_timer
 from sopdesk.settings import Settings
@@ -58,6 +59,14 @@ def email(
         f"Content-Type: text/plain; charset=utf-8\n\n{body}\n"
     )
     return text.replace("\n", "\r\n").encode()
+
+
+def start_return(session: Session, settings: Settings) -> int:
+    """A return request e-mailed in on Monday 10:00: the returns SOP starts; the case id."""
+    raw = email("I want to return my shoes", "Wrong size, I would like a refund please.")
+    result = do_receive_email(session, raw, received_at=MONDAY, settings=settings)
+    assert result.case_id is not None
+    return result.case_id
 
 
 def fire_due(session: Session, until: datetime, settings: Settings) -> int:

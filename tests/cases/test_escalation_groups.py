@@ -17,22 +17,14 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions import groups, users
 from sopdesk.actions.case_reads import get_case
-from sopdesk.actions.intake import do_receive_email
 from sopdesk.settings import Settings
-from tests.cases.conftest import LEAD, MONDAY, email, fire_due, outbox
+from tests.cases.conftest import LEAD, MONDAY, fire_due, outbox, start_return
 
 ANN, BO = "ann@shop.example", "bo@shop.example"
 
 
 def hours(n: float) -> datetime:
     return MONDAY + timedelta(hours=n)
-
-
-def start(session: Session, settings: Settings) -> int:
-    raw = email("I want to return my shoes", "Wrong size, I would like a refund please.")
-    result = do_receive_email(session, raw, received_at=MONDAY, settings=settings)
-    assert result.case_id is not None
-    return result.case_id
 
 
 def person(session: Session, address: str, name: str) -> None:
@@ -62,7 +54,7 @@ def leads(library: Session) -> Session:
 
 
 def test_a_group_with_two_members_notifies_both(leads: Session, settings: Settings) -> None:
-    case_id = start(leads, settings)
+    case_id = start_return(leads, settings)
     fire_due(leads, hours(3), settings)
     assert notices(leads, case_id, "support-lead") == {
         f"support-lead:{ANN}": ANN,
@@ -76,20 +68,20 @@ def test_a_group_with_two_members_notifies_both(leads: Session, settings: Settin
 
 def test_a_shared_mailbox_gets_one_notice(leads: Session, settings: Settings) -> None:
     groups.do_update_group(leads, "support-lead", email="Leads@Shop.example")
-    case_id = start(leads, settings)
+    case_id = start_return(leads, settings)
     fire_due(leads, hours(3), settings)
     assert notices(leads, case_id, "support-lead") == {"support-lead": "leads@shop.example"}
 
 
 def test_disabled_members_are_left_out(leads: Session, settings: Settings) -> None:
     users.do_set_active(leads, BO, False)
-    case_id = start(leads, settings)
+    case_id = start_return(leads, settings)
     fire_due(leads, hours(3), settings)
     assert notices(leads, case_id, "support-lead") == {f"support-lead:{ANN}": ANN}
 
 
 def test_without_a_group_the_role_address_is_used(library: Session, settings: Settings) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     fire_due(library, hours(3), settings)
     assert notices(library, case_id, "support-lead") == {"support-lead": LEAD}
 
@@ -98,21 +90,21 @@ def test_an_empty_group_falls_back_to_the_role_address(
     library: Session, settings: Settings
 ) -> None:
     groups.do_create_group(library, "support-lead")
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     fire_due(library, hours(3), settings)
     assert notices(library, case_id, "support-lead") == {"support-lead": LEAD}
 
 
 def test_nobody_is_told_when_nothing_names_an_address(library: Session) -> None:
     bare = Settings(support_address="support@shop.example", secret_key="test-secret")
-    case_id = start(library, bare)
+    case_id = start_return(library, bare)
     fire_due(library, hours(3), bare)
     assert notices(library, case_id, "support-lead") == {}
 
 
 def test_assign_to_a_group_sets_the_case_group(leads: Session, settings: Settings) -> None:
     groups.do_create_group(leads, "support-manager", tier=4)
-    case_id = start(leads, settings)
+    case_id = start_return(leads, settings)
     fire_due(leads, hours(4), settings)
     case = get_case(leads, case_id)
     assert (case.group_name, case.priority) == ("support-manager", "high")
@@ -121,7 +113,7 @@ def test_assign_to_a_group_sets_the_case_group(leads: Session, settings: Setting
 def test_assign_to_a_role_without_a_group_leaves_the_case_group(
     library: Session, settings: Settings
 ) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     fire_due(library, hours(4), settings)
     case = get_case(library, case_id)
     assert case.group_name is None and case.assignee == "support-manager"
@@ -147,7 +139,7 @@ def test_one_group_query_per_escalation(
     leads: Session, settings: Settings, group_queries: list[str]
 ) -> None:
     groups.do_create_group(leads, "support-manager")
-    case_id = start(leads, settings)
+    case_id = start_return(leads, settings)
     group_queries.clear()
     fire_due(leads, hours(3), settings)  # the warning: notify support-lead
     assert len(group_queries) == 1

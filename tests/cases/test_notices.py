@@ -10,22 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import groups, users
-from sopdesk.actions.intake import do_receive_email
 from sopdesk.actions.timers import do_fire_timers
 from sopdesk.settings import Settings
 from sopdesk.store.tables import OutboxRow, TimerRow, TimerStatus
-from tests.cases.conftest import LEAD, MONDAY, email, events, outbox
+from tests.cases.conftest import LEAD, MONDAY, events, outbox, start_return
 
 ANN, BO = "ann@shop.example", "bo@shop.example"
 LATE = MONDAY + timedelta(days=3)
 """Thursday: every step of the returns SOP and its first response are past due."""
-
-
-def start(session: Session, settings: Settings) -> int:
-    raw = email("I want to return my shoes", "Wrong size, I would like a refund please.")
-    result = do_receive_email(session, raw, received_at=MONDAY, settings=settings)
-    assert result.case_id is not None
-    return result.case_id
 
 
 def catch_up(session: Session, at: datetime, settings: Settings) -> None:
@@ -49,7 +41,7 @@ def alerts(session: Session, case_id: int) -> list[dict[str, object]]:
 def test_a_late_fire_tells_the_lead_once_of_every_threshold(
     library: Session, settings: Settings
 ) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     catch_up(library, LATE, settings)
 
     crossed = alerts(library, case_id)
@@ -75,7 +67,7 @@ def test_a_group_told_person_by_person_gets_one_notice_each(
     groups.do_create_group(library, "support-lead", tier=3)
     for address in (ANN, BO):
         groups.do_add_member(library, "support-lead", address)
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     catch_up(library, LATE, settings)
 
     sent = sorted(row.payload["to"][0]["address"] for row in notices(library, case_id))
@@ -83,7 +75,7 @@ def test_a_group_told_person_by_person_gets_one_notice_each(
 
 
 def test_firing_again_tells_nobody_twice(library: Session, settings: Settings) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     catch_up(library, LATE, settings)
     before = [row.key for row in outbox(library, case_id)]
     catch_up(library, LATE + timedelta(minutes=1), settings)
@@ -93,7 +85,7 @@ def test_firing_again_tells_nobody_twice(library: Session, settings: Settings) -
 def test_thresholds_crossed_one_fire_apart_are_told_apart(
     library: Session, settings: Settings
 ) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     catch_up(library, MONDAY + timedelta(hours=3), settings)  # 13:00: a warning only
     [warning] = notices(library, case_id)
     assert warning.payload["subject"].startswith("Warning: ")

@@ -24,7 +24,7 @@ from sopdesk.store.tables import (
     StepStateRow,
     TimerRow,
 )
-from tests.cases.conftest import LEAD, MONDAY, email, events, fire_due, outbox, timers
+from tests.cases.conftest import LEAD, MONDAY, email, events, fire_due, outbox, start_return, timers
 
 
 def hours(n: float) -> datetime:
@@ -39,15 +39,8 @@ def rows(session: Session) -> tuple[int, int, int]:
     )
 
 
-def start(session: Session, settings: Settings) -> int:
-    raw = email("I want to return my shoes", "Wrong size, I would like a refund please.")
-    result = do_receive_email(session, raw, received_at=MONDAY, settings=settings)
-    assert result.case_id is not None
-    return result.case_id
-
-
 def test_returns_sop_end_to_end_on_paper(library: Session, settings: Settings) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     ref = get_case(library, case_id).reference
     assert [row.key for row in outbox(library, case_id)] == [f"{ref}:step:acknowledge:send"]
 
@@ -117,7 +110,7 @@ def test_returns_sop_end_to_end_on_paper(library: Session, settings: Settings) -
 
 
 def test_firing_a_timer_twice_is_a_no_op(library: Session, settings: Settings) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     timer = min(timers(library, case_id).values(), key=lambda t: t.due_at)
     timer_id, due = timer.id, timer.due_at
     do_fire_timer(library, timer_id, now=due, worker_id="w1", settings=settings)
@@ -133,7 +126,7 @@ def test_firing_a_timer_twice_is_a_no_op(library: Session, settings: Settings) -
 def test_a_timer_that_is_not_due_or_locked_elsewhere_does_nothing(
     library: Session, settings: Settings
 ) -> None:
-    case_id = start(library, settings)
+    case_id = start_return(library, settings)
     timer = min(timers(library, case_id).values(), key=lambda t: t.due_at)
     timer_id, due = timer.id, timer.due_at
     before = rows(library)
@@ -297,7 +290,7 @@ def test_an_sop_of_system_steps_runs_as_a_sequence_without_a_case(
 
 def test_a_role_without_an_address_is_logged_not_mailed(library: Session) -> None:
     plain = Settings(support_address="support@shop.example", secret_key="test-secret")
-    case_id = start(library, plain)
+    case_id = start_return(library, plain)
     fire_due(library, hours(3), plain)
     [warning] = events(library, case_id, "sla.warning")
     assert (warning.data["notify"], warning.data["notified"]) == (["support-lead"], [])
