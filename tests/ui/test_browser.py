@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
 
 from sopdesk.actions.intake import do_receive_email
@@ -128,8 +129,19 @@ def browser(server: Server) -> Iterator[Browser]:
 
 
 def shot(page: Page, name: str) -> None:
+    """Keep a screenshot for people to look at. It is an artefact, not a check: headless
+    Chromium on a loaded machine sometimes answers a capture with "Unable to capture
+    screenshot", so it is tried three times and then left out, with a line on stderr."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            return
+        except PlaywrightError as exc:
+            if "Unable to capture screenshot" not in str(exc):
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    print(f"no screenshot {name}.png: Chromium could not capture it", file=sys.stderr)
 
 
 def receive(
