@@ -36,7 +36,7 @@ from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter
 from sopdesk.store.codec import decode_state, encode_state
 from sopdesk.store.engine import begin_write
-from sopdesk.store.queries import one_of
+from sopdesk.store.queries import is_postgres, one_of
 from sopdesk.store.tables import (
     CalendarRow,
     CaseEventRow,
@@ -356,7 +356,7 @@ def _state_stamp(session: Session) -> Any:
     they wrap after about 4 billion transactions, far longer than this process keeps a
     stamp (`MAX_CACHED_STATES`, cleared when full). Elsewhere, the state's text itself.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return cast(literal_column("sop_runs.xmin"), Text)
     return cast(SopRunRow.state, Text)
 
@@ -375,7 +375,7 @@ def _stamped_states(
             missing.append(run_id)
     if not missing:
         return states
-    if session.get_bind().dialect.name != "postgresql":  # the stamp is the text itself
+    if not is_postgres(session):  # the stamp is the text itself
         for run_id in missing:
             sop, text = stamps[run_id]
             states[run_id] = state_from_text(run_id, sop, text)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from sopdesk.engine import Customer
 from sopdesk.errors import InvalidInput, NotFound
+from sopdesk.store.queries import is_postgres
 from sopdesk.store.tables import CustomerRow
 
 MAX_EMAIL = 320
@@ -125,7 +126,7 @@ def _insert_unless_exists(session: Session, values: dict[str, Any]) -> Any:
     new customer at once, the second waits for the first and then finds its row,
     instead of failing on the unique e-mail. It returns the new id, or no row when the
     customer existed (the driver's row count is not reliable here)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgres(session) else sqlite_insert
     table = CustomerRow.__table__
     statement = insert(table).values(**values)
     return statement.on_conflict_do_nothing(index_elements=[table.c.email]).returning(table.c.id)

@@ -40,7 +40,7 @@ class StateCodecError(SopdeskError):
 
 def encode_state(state: CaseState) -> dict[str, Any]:
     """A JSON-safe document for `state`; the run's SOP is reduced to its id and version."""
-    document = {name: encode(getattr(state, name)) for name, encode in _state_encoders()}
+    document = {name: encode(getattr(state, name)) for name, encode in _state_coders(_encoder)}
     run = state.run
     document["run"] = {
         "sop_id": run.sop.id,
@@ -65,7 +65,7 @@ def decode_state(document: Mapping[str, Any], sop: FrontMatter) -> CaseState:
         raise StateCodecError(f"the state is for SOP {run_doc['sop_id']!r}, not {sop.id!r}")
     run = Run(sop, int(run_doc["version"]), _parse_datetime(run_doc["started_at"]))
     values: dict[str, Any] = {"run": run}
-    for name, decode in _state_decoders():
+    for name, decode in _state_coders(_decoder):
         if name in document:
             values[name] = decode(document[name])
     return CaseState(**values)
@@ -82,19 +82,11 @@ def _identity(value: Any) -> Any:
 
 
 @cache
-def _state_encoders() -> tuple[tuple[str, Coder], ...]:
+def _state_coders(coder_for: Callable[[Any], Coder]) -> tuple[tuple[str, Coder], ...]:
+    """(field, coder) for every field of `CaseState` but the run, which is special."""
     hints = _hints(CaseState)
-    return tuple(
-        (f.name, _encoder(hints[f.name])) for f in dataclasses.fields(CaseState) if f.name != "run"
-    )
-
-
-@cache
-def _state_decoders() -> tuple[tuple[str, Coder], ...]:
-    hints = _hints(CaseState)
-    return tuple(
-        (f.name, _decoder(hints[f.name])) for f in dataclasses.fields(CaseState) if f.name != "run"
-    )
+    fields = dataclasses.fields(CaseState)
+    return tuple((f.name, coder_for(hints[f.name])) for f in fields if f.name != "run")
 
 
 # --- encoding --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Query pieces that depend on the database in use.
+"""Query pieces that depend on the database in use, and how the unit of work writes.
 
 `one_of` is for the worker's and the batch actions' id lists: a list of ids that
 changes with every call. Written as `column.in_(ids)`, SQLAlchemy coerces every id
@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import any_, bindparam
+from sqlalchemy import any_, bindparam, inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -31,3 +32,21 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElemen
     if is_postgres(session):
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(bindparam(None, values, expanding=True))
+
+
+def send_whole(session: Session, model: type, columns: Iterable[str]) -> None:
+    """Make every changed `model` row in the session send all of `columns` at the next
+    flush, so the unit of work writes them in one executemany.
+
+    It sends, per row, only the columns whose values changed, and starts a new statement
+    whenever that set differs from the previous row's (in primary key order): rows that
+    change different columns cost a round trip each. Sending a column's unchanged value
+    again is harmless when the caller holds the rows' locks.
+    """
+    names = tuple(columns)
+    for row in session.dirty:
+        if isinstance(row, model):
+            loaded = inspect(row).dict
+            for name in names:
+                if name in loaded:
+                    flag_modified(row, name)
