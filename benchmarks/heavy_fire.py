@@ -30,6 +30,7 @@ from timers import BATCH, SECRET, bench_settings, case_timers, open_cases, redat
 
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.timers import do_fire_timers
+from sopdesk.process import tune_gc
 from sopdesk.store.engine import create_engine_for, session_factory
 from sopdesk.store.tables import CaseEventRow, OutboxRow
 from sopdesk.worker.runner import Worker, WorkerConfig
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    tune_gc()  # this process is the worker: as `sopdesk worker` does at start
     with scratch_postgres(args.pg_url, "sopdesk_bench_heavy") as url:
         engine = create_engine_for(url)
         prepare_database(engine)

@@ -95,6 +95,7 @@ from intake import (  # the sibling benchmark's workload and helpers
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.timers import do_fire_timers
 from sopdesk.channels.email_out import Mailbox
+from sopdesk.process import tune_gc
 from sopdesk.settings import Settings
 from sopdesk.store.engine import create_engine_for, session_factory
 from sopdesk.store.tables import (
@@ -234,6 +235,7 @@ def worker_main(
     index: int, url: str, mode: str, go: Any, stop: Any, results: Any
 ) -> None:  # pragma: no cover - runs in a child process
     """One worker process: the real worker loop (`fire`) or the bare claim loop (`bare`)."""
+    tune_gc()  # as `sopdesk worker` does at start
     engine = create_engine_for(url)
     sessions = session_factory(engine)
     settings = bench_settings()
@@ -386,6 +388,15 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
+def timeline(by_second: dict[int, list[float]]) -> list[list[float]]:
+    """[second of the window, timers due in it, their p50 and max lateness] per second."""
+    rows = []
+    for second, late in sorted(by_second.items()):
+        late.sort()
+        rows.append([second, len(late), round(percentile(late, 0.5), 3), round(late[-1], 3)])
+    return rows
+
+
 def measure(
     engine: Engine, started: datetime, drained: datetime, first_synthetic: int,
     own_ids: list[int], horizon: datetime, paced: bool, before: dict[str, int],
@@ -416,6 +427,8 @@ def measure(
     by_status: dict[str, int] = {}
     fired_at: list[datetime] = []
     lateness: list[float] = []
+    by_second: dict[int, list[float]] = {}  # paced: lateness by second of due time
+    first_due = started if not paced else min(r[1] for r in rows)
     moved = 0  # fired, and left pending at a later instant by the engine
     for status, due, fired in rows:
         by_status[status] = by_status.get(status, 0) + 1
@@ -424,10 +437,11 @@ def measure(
             fired_at.append(fired)
             late_from = due if paced else max(due, started)
             lateness.append((fired - late_from).total_seconds())
+            second = int((due - first_due).total_seconds())
+            by_second.setdefault(second, []).append(lateness[-1])
     lateness.sort()
     processed = sum(by_status.get(s, 0) for s in ("done", "cancelled", "dead")) + moved
     last = max(fired_at) if fired_at else drained
-    first_due = started if not paced else min(r[1] for r in rows)
     span = max((last - max(started, first_due)).total_seconds(), 1e-9)
     return {
         "timers": len(rows),
@@ -444,6 +458,7 @@ def measure(
             "p99": round(percentile(lateness, 0.99), 3),
             "max": round(lateness[-1], 3) if lateness else None,
         },
+        **({"lateness_by_second": timeline(by_second)} if paced else {}),
         "effects": {
             "case_events": events,
             "outbox_rows": int(outbox or 0),

@@ -18,13 +18,14 @@ from sopdesk.actions.case_changes import (
     do_override_step,
     do_resolve,
 )
-from sopdesk.actions.case_state import look_at_runs
+from sopdesk.actions.case_state import CaseTimers, look_at_runs
 from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.effects import schedule_timer
 from sopdesk.actions.timers import do_fire_timer, do_fire_timers
 from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, MessageRow, SopRunRow, StepStateRow, TimerRow
-from tests.cases.conftest import MONDAY, events, outbox
+from tests.cases.conftest import MONDAY, events, outbox, timers
 
 INQUIRIES = (
     ("I want a refund", "The shoes do not fit, please refund me."),
@@ -369,3 +370,105 @@ def test_a_case_found_quiet_is_not_decided_again_until_its_next_timer(
     assert [e.kind for e in events(library, case_id)] != kinds
     fire_stray(upcoming + timedelta(seconds=1))
     assert len(decided) == 3  # the state changed: decided on the new one
+
+
+def test_a_batch_loads_only_the_timers_its_decisions_name(
+    library: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case's other timers (here 30 strays due later) are neither read nor locked by
+    the fire that does its work; the rows left behind are those of single fires."""
+    one_by_one = open_set(library, settings, "few")
+    batched = open_set(library, settings, "many")
+    later = MONDAY + timedelta(days=10)
+    for case_id in (*one_by_one, *batched):
+        ref = library.get(CaseRow, case_id).reference  # type: ignore[union-attr]
+        for i in range(30):
+            add_stray_timer(library, case_id, f"stray:{ref}:{i}", later + timedelta(days=9))
+    library.commit()
+    for timer_id in due_timer_ids(library, one_by_one, later):
+        do_fire_timer(library, timer_id, now=later, worker_id="w1", settings=settings)
+    read: list[int] = []
+    real_load = timers_module.load_cases
+
+    def load_cases(*args: Any, **kwargs: Any) -> Any:
+        loaded, by_id = real_load(*args, **kwargs)
+        read.extend(timer.id for timer in by_id.values())
+        for case in loaded.values():
+            assert case.state is not None and case.prefetched is not None
+        return loaded, by_id
+
+    monkeypatch.setattr(timers_module, "load_cases", load_cases)
+    ids = due_timer_ids(library, batched, later)
+    assert do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings) == (
+        dict.fromkeys(ids)
+    )
+    strays = set(library.scalars(select(TimerRow.id).where(TimerRow.key.like("stray:%"))))
+    assert read and not strays & set(read)
+    library.expire_all()
+    for single, batch in zip(one_by_one, batched, strict=True):
+        assert snapshot(library, single) == snapshot(library, batch)
+
+
+def test_a_batch_takes_the_states_it_decided_on_without_reading_them_again(
+    library: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look that decided a case read its state; loading the case to apply the
+    decisions neither reads the stored document again nor decodes it."""
+    case_ids = open_set(library, settings, "looked")
+    later = MONDAY + timedelta(days=10)
+    looked: dict[int, Any] = {}
+    loaded_states: dict[int, Any] = {}
+    real_look, real_load = timers_module.look_at_runs, timers_module.load_cases
+
+    def look_at_runs(*args: Any, **kwargs: Any) -> Any:
+        found = real_look(*args, **kwargs)
+        looked.update({case_id: look.state for case_id, look in found.items() if look})
+        return found
+
+    def load_cases(*args: Any, **kwargs: Any) -> Any:
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(bind, "before_cursor_execute", seen)
+        try:
+            loaded, by_id = real_load(*args, **kwargs)
+        finally:
+            event.remove(bind, "before_cursor_execute", seen)
+        assert not [s for s in statements if "sop_runs.state" in s]
+        loaded_states.update({case_id: case.state for case_id, case in loaded.items()})
+        return loaded, by_id
+
+    bind = library.get_bind()
+    monkeypatch.setattr(timers_module, "look_at_runs", look_at_runs)
+    monkeypatch.setattr(timers_module, "load_cases", load_cases)
+    ids = due_timer_ids(library, case_ids, later)
+    do_fire_timers(library, ids, now=later, worker_id="w1", settings=settings)
+    assert set(loaded_states) == set(case_ids)
+    assert all(loaded_states[case_id] is looked[case_id] for case_id in case_ids)
+
+
+def test_a_timer_key_not_read_up_front_is_looked_up_when_a_decision_names_it(
+    library: Session, settings: Settings
+) -> None:
+    """`CaseTimers` read for some keys only: a decision about another key finds and
+    moves the existing row (no second row with the same key), and a key that has no
+    row yet gets a new one."""
+    (case_id,) = open_set(library, settings, "lookup")[:1]
+    existing = timers(library, case_id)
+    key = sorted(existing)[0]
+    library.commit()
+    known = CaseTimers(asked=set())
+    at = MONDAY + timedelta(days=3)
+    moved = schedule_timer(
+        library, key, at, "metric:resolution", MONDAY, case_id=case_id, known=known
+    )
+    assert moved.id == existing[key].id and key in known.asked and known[key] is moved
+    fresh = schedule_timer(
+        library, "lookup:new", at, "metric:resolution", MONDAY, case_id=case_id, known=known
+    )
+    library.commit()
+    assert fresh.id is not None and fresh.id != moved.id
+    assert library.scalar(select(TimerRow.due_at).where(TimerRow.key == key)) == at
+    assert known.lookup(library, "lookup:absent") is None and "lookup:absent" in known.asked

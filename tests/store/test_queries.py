@@ -1,15 +1,18 @@
-"""`one_of`: an id list as one parameter, the same statement text whatever its length."""
+"""`one_of`: an id list as one parameter, the same statement text whatever its length;
+`append_rows`: bulk appends (COPY on PostgreSQL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from sopdesk.store.queries import one_of
-from sopdesk.store.tables import CustomerRow
+from sopdesk.store.queries import append_rows, one_of
+from sopdesk.store.tables import CaseEventRow, CustomerRow
 
 
 @pytest.fixture
@@ -40,3 +43,33 @@ def test_the_statement_does_not_grow_with_the_list(
         assert len(set(sent)) == 1  # one text: parsed and prepared once
     else:
         assert len({len(text) for text in sent}) == 3  # SQLite: one placeholder per id
+
+
+def test_append_rows_writes_the_rows_in_order_through_the_column_types(
+    session: Session, now: Any
+) -> None:
+    """COPY on PostgreSQL, executemany elsewhere: the same rows, ids in the given order,
+    instants and JSON documents converted as an INSERT converts them."""
+    table = CaseEventRow.__table__
+    rows = [
+        {"case_id": None, "customer_id": None, "at": now + timedelta(minutes=i),
+         "actor": "system", "kind": f"test.{i}", "data": {"i": i, "note": "a\tb\nc\\d"}}
+        for i in range(5)
+    ]  # fmt: skip
+    append_rows(session, table, rows)
+    append_rows(session, table, [])
+    session.commit()
+    found = session.execute(
+        select(CaseEventRow.kind, CaseEventRow.at, CaseEventRow.data).order_by(CaseEventRow.id)
+    ).all()
+    assert [tuple(row) for row in found] == [(r["kind"], r["at"], r["data"]) for r in rows]
+    assert all(row.at.tzinfo is not None for row in found)
+
+
+def test_append_rows_refuses_a_naive_instant(session: Session, now: Any) -> None:
+    row = {"case_id": None, "customer_id": None, "at": now.replace(tzinfo=None),
+           "actor": "system", "kind": "test.naive", "data": {}}  # fmt: skip
+    with pytest.raises((ValueError, StatementError), match="naive datetime"):
+        append_rows(session, CaseEventRow.__table__, [row])
+    session.rollback()
+    assert session.scalar(select(CaseEventRow.id)) is None

@@ -3,6 +3,7 @@ worker inside `sopdesk serve` (create_app(with_worker=True))."""
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import utcnow
+from sopdesk.process import GC_THRESHOLDS
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, session_factory, upgrade
 from sopdesk.store.tables import OutboxRow, TimerRow
@@ -41,6 +43,16 @@ def test_worker_once_fires_timers_and_sends_email(cli: Runner, env: Sink, sessio
     assert sum(env.message_ids.values()) == 2
     session.expire_all()
     assert set(session.scalars(select(TimerRow.status))) == {"done"}
+
+
+def test_the_worker_tunes_the_garbage_collector(cli: Runner, env: Sink) -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert cli("worker", "--once").code == 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_status_shows_depth_lag_and_dead_letters_and_retry_dead_requeues(

@@ -12,7 +12,7 @@ These helpers never commit; the `do_*` action around them does.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,7 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Text, bindparam, cast, insert, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from sopdesk.actions.base import collect, collecting
 from sopdesk.actions.context import KnownConversation
@@ -36,7 +36,7 @@ from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter
 from sopdesk.store.codec import decode_state, encode_state
 from sopdesk.store.engine import begin_write
-from sopdesk.store.queries import is_postgres, one_of
+from sopdesk.store.queries import append_rows, is_postgres, one_of
 from sopdesk.store.tables import (
     CalendarRow,
     CaseEventRow,
@@ -54,6 +54,28 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class CaseTimers(dict[str, TimerRow]):
+    """A case's timer rows by key, read up front for applying decisions: all of them,
+    or, when `asked` is a set, those whose keys were asked for (`load_cases`). A key
+    outside `asked` is looked up when first needed (`lookup`)."""
+
+    def __init__(self, asked: set[str] | None = None) -> None:
+        super().__init__()
+        self.asked = asked
+
+    def lookup(self, session: Session, key: str) -> TimerRow | None:
+        """The case's timer `key`, or None when there is none."""
+        row = self.get(key)
+        if row is not None or self.asked is None or key in self.asked:
+            return row
+        query = select(TimerRow).where(TimerRow.key == key).with_for_update()
+        row = session.scalar(query.execution_options(populate_existing=True))
+        self.asked.add(key)
+        if row is not None:
+            self[key] = row
+        return row
+
+
 @dataclass
 class LoadedCase:
     """A case with everything needed to decide on it; `run` is None for a case in triage."""
@@ -65,14 +87,14 @@ class LoadedCase:
     sop: FrontMatter | None = None
     calendar: Calendar | None = None
     state: CaseState | None = None
-    timers: dict[str, TimerRow] | None = None  # the case's timers by key, while applying
+    timers: CaseTimers | None = None  # the case's timers by key, while applying
     outbox_keys: set[str] | None = None  # the case's outbox keys, while applying
     version: int | None = None  # the pinned version's number, when known without a query
     known: KnownConversation | None = None  # a case opened in this transaction, until it mails
     steps: dict[str, tuple[Any, ...]] | None = None  # the run's step rows, when known
     # the case's timers by key and outbox keys, read with the case by `load_cases`;
     # every `apply_decisions` keeps them current
-    prefetched: tuple[dict[str, TimerRow], set[str]] | None = None
+    prefetched: tuple[CaseTimers, set[str]] | None = None
 
     def version_number(self) -> int | None:
         """The number of the SOP version the run is pinned to (None without a run)."""
@@ -234,14 +256,27 @@ def load_case(
 
 
 def load_cases(
-    session: Session, case_ids: list[int], timer_ids: list[int], settings: Settings
+    session: Session,
+    case_ids: list[int],
+    timer_ids: list[int],
+    settings: Settings,
+    *,
+    looks: Mapping[int, RunLook | None] | None = None,
+    timer_keys: Mapping[int, Collection[str]] | None = None,
 ) -> tuple[dict[int, LoadedCase], dict[int, TimerRow]]:
     """`load_case` for several cases at once, in a fixed number of queries, with what
     applying decisions to them reads: their step rows, timers and outbox keys.
 
     Returns the loaded cases (a case that does not exist is left out) and the locked
-    timers by id: every timer of the cases and the timers `timer_ids` names. Locks in
-    `load_case`'s order: the cases (in id order), then the timers (in id order).
+    timers by id: the timers `timer_ids` names, and every timer of the cases or, with
+    `timer_keys` (`{case id: keys}`), only those of the keys given (the keys the
+    decisions about to be applied name; another is looked up when asked for, see
+    `CaseTimers`). Locks in `load_case`'s order: the cases (in id order), then the
+    timers (in id order).
+
+    `looks`: what `look_at_runs` read in this transaction, under the same case locks;
+    a run found there takes its state from it instead of reading and decoding the
+    stored document again.
     """
     if not case_ids:
         return {}, {}
@@ -252,31 +287,43 @@ def load_cases(
         .order_by(CaseRow.id)
         .with_for_update(of=CaseRow)
     )
-    timers_of: dict[int, dict[str, TimerRow]] = {}
+    timers_of: dict[int, CaseTimers] = {}
     keys_of: dict[int, set[str]] = {}
     loaded: dict[int, LoadedCase] = {}
     for case in session.scalars(query).unique():
-        timers_of[case.id], keys_of[case.id] = {}, set()
+        asked = None if timer_keys is None else set(timer_keys.get(case.id, ()))
+        timers_of[case.id], keys_of[case.id] = CaseTimers(asked), set()
         prefetched = (timers_of[case.id], keys_of[case.id])
         loaded[case.id] = LoadedCase(case, case.customer, settings, prefetched=prefetched)
     calendars: dict[str, Calendar] = {}
     steps_of: dict[int, dict[str, tuple[Any, ...]]] = {}
-    for run, number, content_hash in session.execute(_active_runs(session, list(loaded))):
+    runs = _active_runs(session, list(loaded))
+    if looks is not None:  # the states come from the looks: no document to read
+        runs = runs.options(defer(SopRunRow.state))
+    for run, number, content_hash in session.execute(runs):
         item = loaded[run.case_id]
         if item.run is None:  # the newest active run of the case
             sop = pinned_front_matter(session, run.sop_version_id, content_hash)
             item.run, item.sop, item.version = run, sop, number
             item.steps = steps_of[run.id] = {}
             item.calendar = _calendar_once(session, sop, settings, calendars)
-            item.state = run_state(run, sop)
+            look = looks.get(run.case_id) if looks is not None else None
+            if look is not None and look.run_id == run.id and look.sop is sop:
+                item.state = look.state
+            else:
+                item.state = run_state(run, sop)
     if steps_of:
         for run_id, step_id, *values in session.execute(_step_rows(session, list(steps_of))):
             steps_of[run_id][step_id] = tuple(values)
+    if timer_keys is None:
+        mine = one_of(session, TimerRow.case_id, loaded)
+    else:
+        mine = one_of(
+            session, TimerRow.key, sorted({k for c in loaded for k in timer_keys.get(c, ())})
+        )
     timers = (
         select(TimerRow)
-        .where(
-            or_(one_of(session, TimerRow.case_id, loaded), one_of(session, TimerRow.id, timer_ids))
-        )
+        .where(or_(mine, one_of(session, TimerRow.id, timer_ids)))
         .order_by(TimerRow.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -297,6 +344,7 @@ def load_cases(
 class RunLook:
     """A case's active run as the engine needs it, read without ORM objects."""
 
+    run_id: int
     sop: FrontMatter
     calendar: Calendar
     state: CaseState
@@ -343,7 +391,7 @@ def look_at_runs(
         stamps[run_id] = (sop, stamp)
     states = _stamped_states(session, stamps)
     for case_id, (run_id, sop, calendar) in chosen.items():
-        found[case_id] = RunLook(sop, calendar, states[run_id])
+        found[case_id] = RunLook(run_id, sop, calendar, states[run_id])
     return found
 
 
@@ -596,10 +644,11 @@ def buffered_events(session: Session) -> Iterator[None]:
     """Collect the events logged inside the block and insert them in one statement.
 
     The event log is append-only and nothing reads it back while an action runs, so
-    its rows need no ORM objects: they are written with one Core INSERT (executemany)
-    when the block ends, in the order they were logged, instead of one unit-of-work
-    object each. Events already pending in the session are flushed first, so ids keep
-    following the order of logging. The rows' case and customer are flushed before any
+    its rows need no ORM objects: they are written together when the block ends, in
+    the order they were logged (`store.queries.append_rows`: COPY on PostgreSQL, one
+    executemany INSERT elsewhere), instead of one unit-of-work object each. Events
+    already pending in the session are flushed first, so ids keep following the order
+    of logging. The rows' case and customer are flushed before any
     event can name them (their ids come from a flush). Nested blocks join the outer
     one; on an error the buffer is dropped with the transaction. Webhook deliveries for
     the block's events are queued after them, so their payloads show the case as the
@@ -611,7 +660,8 @@ def buffered_events(session: Session) -> Iterator[None]:
     with collecting(session, _EVENT_BUFFER) as rows:
         yield
     if rows:
-        session.execute(insert(CaseEventRow.__table__), rows)
+        session.flush()  # the rows' cases and customers first (as an INSERT's autoflush)
+        append_rows(session, CaseEventRow.__table__, rows)
         queue_case_events(session, rows)
 
 

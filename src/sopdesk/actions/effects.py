@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from sopdesk.actions.case_state import LoadedCase, log_event
+from sopdesk.actions.case_state import CaseTimers, LoadedCase, log_event
 from sopdesk.actions.groups import Contacts, escalation_contacts
 from sopdesk.actions.notices import queue_notices
 from sopdesk.actions.outbound import queue_template
@@ -68,12 +68,13 @@ def apply_decisions(
     case_id = loaded.case.id
     new_timers: dict[str, dict[str, Any]] | None = None
     if new_case:
-        loaded.timers, loaded.outbox_keys, new_timers = {}, set(), {}
+        loaded.timers, loaded.outbox_keys, new_timers = CaseTimers(), set(), {}
     elif loaded.prefetched is not None:
         loaded.timers, loaded.outbox_keys = loaded.prefetched
     else:
         query = select(TimerRow).where(TimerRow.case_id == case_id)
-        loaded.timers = {row.key: row for row in session.scalars(query)}
+        loaded.timers = CaseTimers()
+        loaded.timers.update((row.key, row) for row in session.scalars(query))
         loaded.outbox_keys = set(
             session.scalars(select(OutboxRow.key).where(OutboxRow.case_id == case_id))
         )
@@ -142,6 +143,11 @@ def _escalation_contacts(session: Session, decisions: list[Decision]) -> dict[st
         found = escalation_contacts(session, missing)
         shared.update((name, found.get(name)) for name in missing)
     return {name: contacts for name in named if (contacts := shared[name]) is not None}
+
+
+def timer_keys(decisions: Iterable[Decision]) -> set[str]:
+    """The keys of the timers `decisions` schedule or cancel."""
+    return {d.key for d in decisions if isinstance(d, ScheduleTimer | CancelTimer)}
 
 
 def escalated_roles(decisions: Iterable[Decision]) -> set[str]:
@@ -378,6 +384,8 @@ def cancel_timer(session: Session, key: str, *, known: dict[str, TimerRow] | Non
 
 
 def _timer(session: Session, key: str, known: dict[str, TimerRow] | None) -> TimerRow | None:
+    if isinstance(known, CaseTimers):
+        return known.lookup(session, key)
     if known is not None:
         return known.get(key)
     return session.scalar(select(TimerRow).where(TimerRow.key == key))

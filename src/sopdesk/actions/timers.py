@@ -42,7 +42,12 @@ from sopdesk.actions.case_state import (
 )
 from sopdesk.actions.context import buffered_outbox
 from sopdesk.actions.customers import engine_customer
-from sopdesk.actions.effects import LIVE_TIMER_STATUSES, escalated_roles, shared_contacts
+from sopdesk.actions.effects import (
+    LIVE_TIMER_STATUSES,
+    escalated_roles,
+    shared_contacts,
+    timer_keys,
+)
 from sopdesk.actions.sequences import SEQUENCE_TIMER, apply_sequence_decision
 from sopdesk.engine import (
     CaseState,
@@ -290,7 +295,9 @@ def _fire_cases(
     quiet = {case_id for case_id, outcome in decided.items() if outcome is None}
     rows = _lock_timer_rows(session, [i for case_id in quiet for i in groups[case_id]])
     busy = [case_id for case_id in groups if case_id in looks and case_id not in quiet]
-    loaded, timers = load_cases(session, busy, [i for c in busy for i in groups[c]], settings)
+    named = {case_id: timer_keys(o.decisions) for case_id in busy if (o := decided[case_id])}
+    fired = [i for case_id in busy for i in groups[case_id]]
+    loaded, timers = load_cases(session, busy, fired, settings, looks=looks, timer_keys=named)
     left: list[int] = []
     finished: list[int] = []
     roles = escalated_roles(d for outcome in decided.values() if outcome for d in outcome.decisions)
@@ -430,7 +437,9 @@ def _fire_loaded(
             continue
         due = timer.due_at
         if loaded.state is not None:
-            ready = known[1] if known is not None and known[0] == loaded.state else None
+            state = loaded.state
+            same = known is not None and (known[0] is state or known[0] == state)
+            ready = known[1] if known is not None and same else None
             _wake(session, loaded, now, ready)
             known = None
         _finish(timer, due, now)

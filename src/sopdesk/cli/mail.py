@@ -32,6 +32,7 @@ from sopdesk.channels.smtp_server import (
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_engine
 from sopdesk.errors import InvalidInput
+from sopdesk.process import tune_gc
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 
@@ -90,6 +91,7 @@ def serve(
 ) -> None:
     """Accept mail over SMTP and open or update cases; stop with Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    tune_gc()
     settings = Settings()
     with open_engine() as engine:
         store = intake_store(session_factory(engine), settings)
@@ -131,6 +133,7 @@ def poll(
     if password_stdin == bool(oauth2_token_cmd):
         raise InvalidInput("give exactly one of --password-stdin and --oauth2-token-cmd")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    tune_gc()
     account = ImapAccount(
         host=host,
         user=user,

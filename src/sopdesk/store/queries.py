@@ -1,5 +1,9 @@
 """Query pieces that depend on the database in use, and how the unit of work writes.
 
+`append_rows` is for append-only tables written in bulk inside an action (the event
+log): on PostgreSQL the rows go with COPY, about four times cheaper per row for the
+client than an executemany INSERT.
+
 `one_of` is for the worker's and the batch actions' id lists: a list of ids that
 changes with every call. Written as `column.in_(ids)`, SQLAlchemy coerces every id
 into a parameter, renders one placeholder each, and psycopg parses a statement text it
@@ -9,10 +13,10 @@ client more than the query costs the server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import any_, bindparam, inspect
+from sqlalchemy import Table, any_, bindparam, insert, inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -50,3 +54,35 @@ def send_whole(session: Session, model: type, columns: Iterable[str]) -> None:
             for name in names:
                 if name in loaded:
                     flag_modified(row, name)
+
+
+def append_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (all with the same keys, the columns to write) in the session's
+    transaction, in their order, without reading anything back.
+
+    On PostgreSQL with COPY, the values passed through the columns' own bind
+    processing first (the same checks and conversions an INSERT applies: aware UTC
+    instants, JSON documents); elsewhere one executemany INSERT.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({quoted}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a live connection of the session's transaction
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    value if process is None or value is None else process(value)
+                    for process, value in zip(processors, (row[n] for n in names), strict=True)
+                ]
+            )

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import sopdesk
 from sopdesk.errors import SopdeskError
 from sopdesk.logs import configure as configure_logging
+from sopdesk.process import tune_gc
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
 from sopdesk.store.migrate import current_revision, head_revision
@@ -90,6 +91,7 @@ def app_from_env() -> FastAPI:
     process's logging first; web only — the worker runs as `sopdesk worker`)."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
+    tune_gc()
     return create_app(settings, with_worker=False)
 
 
