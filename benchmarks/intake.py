@@ -28,8 +28,14 @@ the database work is counted on both sides); on PostgreSQL the server backends' 
 read from /proc and reported beside the client's. Wall-clock rates are reported too;
 the cores are shared, so they swing with the load.
 
+Both sides run with the garbage collector's thresholds of sopdesk's long-running
+processes (`sopdesk.process.tune_gc`, which `sopdesk serve` and `sopdesk mail serve`
+apply): the same interpreter settings for both code paths. The peer runs a second time
+with CPython's defaults, as a Django deployment ships, for reference.
+
 The last line printed is one JSON object with `ratio_vs_django_helpdesk` (sopdesk SQLite
-cases per CPU-s / peer tickets per CPU-s, same run; target >= 10) and
+cases per CPU-s / peer tickets per CPU-s, same run, same GC settings; target >= 10),
+`ratio_vs_django_helpdesk_default_gc` (against the peer at CPython's defaults) and
 `ratio_vs_django_helpdesk_wall`.
 """
 
@@ -61,6 +67,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.sop_files import do_load_library
+from sopdesk.process import GC_THRESHOLDS, tune_gc
 from sopdesk.settings import Settings, normalise_database_url
 from sopdesk.store.engine import create_engine_for, session_factory
 from sopdesk.store.migrate import upgrade
@@ -315,7 +322,9 @@ def census(session: Session) -> dict[str, Any]:
 def run_sopdesk(
     url: str, work: list[Inquiry], warmup: list[Inquiry], settings: Settings
 ) -> dict[str, Any]:
-    """Open every inquiry of `work` as a case, one call (one transaction) each."""
+    """Open every inquiry of `work` as a case, one call (one transaction) each, in this
+    process tuned as `sopdesk serve` and `sopdesk mail serve` tune theirs (`tune_gc`)."""
+    tune_gc()
     action = load_open_case()
     build = case_kwargs(action, settings)
     engine = create_engine_for(url)
@@ -412,23 +421,28 @@ def make_peer(folder: Path, reuse: Path | None) -> tuple[Path, Path, dict[str, A
 
 
 def run_peer(
-    python: Path, project: Path, folder: Path, work: list[Inquiry], warmup: int, timeout: float
-) -> dict[str, Any]:
+    python: Path, project: Path, folder: Path, work: list[Inquiry], warmup: int, timeout: float,
+    gc_thresholds: tuple[int, ...] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     source = folder / "inquiries.json"
     rows = [
         {"title": i.subject, "body": i.body, "email": i.email, "queue": PEER_QUEUE[i.kind]}
         for i in work
     ]
     source.write_text(json.dumps(rows), encoding="utf-8")
-    log(f"peer: {len(work):,} tickets through PublicTicketForm (+{warmup} untimed)")
+    gc_arg = [",".join(map(str, gc_thresholds))] if gc_thresholds else []
+    log(f"peer: {len(work):,} tickets through PublicTicketForm (+{warmup} untimed), "
+        f"GC thresholds {gc_thresholds or 'CPython defaults'}")  # fmt: skip
     done = subprocess.run(
-        [str(python), str(PEER_SCRIPT), str(project), str(source), str(len(work)), str(warmup)],
+        [str(python), str(PEER_SCRIPT), str(project), str(source), str(len(work)), str(warmup),
+         *gc_arg],
         check=True, capture_output=True, text=True, timeout=timeout, cwd=project,
     )  # fmt: skip
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     report["per_cpu_s"] = round(report["n"] / report["cpu_s"], 1)
     report["per_wall_s"] = round(report["n"] / report["wall_s"], 1)
     report["ms_cpu_per_ticket"] = round(1000 * report["cpu_s"] / report["n"], 3)
+    report["gc_thresholds"] = list(gc_thresholds) if gc_thresholds else "CPython defaults"
     return report
 
 
@@ -474,6 +488,7 @@ def main() -> None:
         "sopdesk": {},
     }
     peer: dict[str, Any] | None = None
+    shipped: dict[str, Any] | None = None
     try:
         settings = Settings(data_dir=folder / "data", secret_key="benchmark-secret")
         sqlite_url = f"sqlite:///{folder / 'sopdesk.db'}"
@@ -495,9 +510,12 @@ def main() -> None:
         if not args.skip_peer:
             python, project, setup = make_peer(folder, args.peer_venv)
             peer = run_peer(python, project, folder, work[: args.peer_n], args.warmup,
-                            args.peer_timeout)  # fmt: skip
+                            args.peer_timeout, GC_THRESHOLDS)  # fmt: skip
             peer["setup"] = setup
             result["django_helpdesk"] = peer
+            shipped = run_peer(python, project, folder, work[: args.peer_n], args.warmup,
+                               args.peer_timeout)  # fmt: skip
+            result["django_helpdesk_default_gc"] = shipped
         ours = result["sopdesk"].get("sqlite")
         if peer is not None and ours is not None:
             result["ratio_vs_django_helpdesk"] = round(ours["per_cpu_s"] / peer["per_cpu_s"], 2)
@@ -505,6 +523,10 @@ def main() -> None:
                 ours["per_wall_s"] / peer["per_wall_s"], 2
             )
             result["target_ratio"] = 10
+            if shipped is not None:
+                result["ratio_vs_django_helpdesk_default_gc"] = round(
+                    ours["per_cpu_s"] / shipped["per_cpu_s"], 2
+                )
     finally:
         if args.keep:
             log(f"kept {folder}")

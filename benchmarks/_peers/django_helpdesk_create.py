@@ -2,12 +2,14 @@
 
 Runs inside the peer's own venv (django-helpdesk installed there), never imports sopdesk:
 
-    python django_helpdesk_create.py PROJECT_DIR INQUIRIES.json N WARMUP
+    python django_helpdesk_create.py PROJECT_DIR INQUIRIES.json N WARMUP [GC_THRESHOLDS]
 
 PROJECT_DIR is a migrated `django-admin startproject hdproj` folder (settings appended by
 intake.py). INQUIRIES.json is a list of {"title", "body", "email", "queue"} (queue is one
 of the slugs created below); ticket i uses inquiry i modulo its length. The first WARMUP
 tickets are created untimed (imports, caches, first queries), then N tickets are timed.
+GC_THRESHOLDS ("50000,20,20") sets the garbage collector's thresholds first, as sopdesk's
+long-running processes do (`sopdesk.process.tune_gc`); without it, CPython's defaults.
 
 Each ticket goes through exactly what the public submit view
 (`helpdesk.views.public.BaseCreateTicketView.form_valid`) runs:
@@ -20,6 +22,7 @@ transaction). Prints one JSON line: process CPU time and wall time of the timed 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -36,6 +39,8 @@ QUEUES = {
 
 def main() -> None:
     project, source, n, warmup = Path(sys.argv[1]), Path(sys.argv[2]), *map(int, sys.argv[3:5])
+    if len(sys.argv) > 5:
+        gc.set_threshold(*map(int, sys.argv[5].split(",")))
     sys.path.insert(0, str(project))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hdproj.settings")
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sopdesk.sop.model import FrontMatter
@@ -200,7 +201,17 @@ class CaseState:
 
     def step(self, step_id: str) -> StepState:
         """The state of a step; a step the run has not seen yet is pending."""
-        return next((s for s in self.steps if s.step_id == step_id), StepState(step_id))
+        found = self._steps_by_id.get(step_id)
+        return StepState(step_id) if found is None else found
+
+    @cached_property
+    def _steps_by_id(self) -> dict[str, StepState]:
+        """`steps` by id, the first of an id winning (the engine asks for steps by id
+        many times per decision; the state never changes, so neither does this)."""
+        index: dict[str, StepState] = {}
+        for step in self.steps:
+            index.setdefault(step.step_id, step)
+        return index
 
     def fired(self, target: str, level: int) -> bool:
         return any(e.target == target and e.level == level for e in self.escalations)
