@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import multiprocessing as mp
 import os
@@ -253,7 +252,13 @@ def worker_main(
         }  # fmt: skip
         known = {f.name for f in dataclasses.fields(WorkerConfig)}
         config = WorkerConfig(**{k: v for k, v in options.items() if k in known})
-        fire = functools.partial(do_fire_timers, settings=settings)  # = default_fire_timers
+        committed: dict[int, datetime] = {}  # timer id -> when its slice had committed
+
+        def fire(session: Session, ids: list[int], **kwargs: Any) -> Any:
+            results = do_fire_timers(session, ids, settings=settings, **kwargs)  # commits
+            committed.update(dict.fromkeys(ids, utcnow()))
+            return results
+
         worker = Worker(sessions, config, deliver=None, fire_timers=fire)
         threading.Thread(target=stop_when_told, args=(stop, worker), daemon=True).start()
         while not worker.stopping:  # Worker.run(), counting what each round did
@@ -279,6 +284,8 @@ def worker_main(
                 complete(session, [c.id for c in claimed], name, now)
     totals["cpu_s"] = round(time.process_time() - cpu, 3)
     totals["wall_s"] = round(time.perf_counter() - wall, 3)
+    if mode == "fire":
+        totals["committed"] = committed
     results.put(("done", index, totals))
     engine.dispose()
 
@@ -364,6 +371,9 @@ def run_workers(
     server_after = backend_cpu(engine)
     stop.set()
     reports = [wait_for(results, processes, timeout=120)[2] for _ in processes]
+    committed: dict[int, datetime] = {}
+    for report in reports:
+        committed.update(report.pop("committed", {}))
     for process in processes:
         process.join(timeout=60)
     server_s = sum(
@@ -375,6 +385,7 @@ def run_workers(
         "workers": reports,
         "worker_cpu_s": round(sum(r["cpu_s"] for r in reports), 3),
         "server_cpu_s": round(server_s, 3),
+        "committed": committed,
     }
 
 
@@ -386,6 +397,16 @@ def percentile(sorted_values: list[float], share: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, max(0, round(share * (len(sorted_values) - 1))))
     return sorted_values[index]
+
+
+def spread(values: list[float]) -> dict[str, float | None]:
+    """p50, p90, p99 and max of sorted `values`."""
+    return {
+        "p50": round(percentile(values, 0.50), 3),
+        "p90": round(percentile(values, 0.90), 3),
+        "p99": round(percentile(values, 0.99), 3),
+        "max": round(values[-1], 3) if values else None,
+    }
 
 
 def timeline(by_second: dict[int, list[float]]) -> list[list[float]]:
@@ -400,14 +421,20 @@ def timeline(by_second: dict[int, list[float]]) -> list[list[float]]:
 def measure(
     engine: Engine, started: datetime, drained: datetime, first_synthetic: int,
     own_ids: list[int], horizon: datetime, paced: bool, before: dict[str, int],
+    committed: dict[int, datetime],
 ) -> dict[str, Any]:  # fmt: skip
-    """What the run did, from the rows: processed timers, rate, lateness, effects."""
+    """What the run did, from the rows: processed timers, rate, lateness, effects.
+
+    Lateness is measured twice for every fired timer: to `fired_at`, the instant the
+    worker's slice read the clock and the engine decided at, and to the moment that
+    slice's transaction had committed (`committed`, from the workers), when its effects
+    (events, queued e-mail) became visible to everyone else."""
     with engine.connect() as connection:
         mine = (TimerRow.id >= first_synthetic) & (TimerRow.due_at <= horizon)
         if own_ids:
             mine = mine | TimerRow.id.in_(own_ids)
         rows = connection.execute(
-            select(TimerRow.status, TimerRow.due_at, TimerRow.fired_at).where(mine)
+            select(TimerRow.id, TimerRow.status, TimerRow.due_at, TimerRow.fired_at).where(mine)
         ).all()
         events = dict(
             connection.execute(
@@ -427,19 +454,23 @@ def measure(
     by_status: dict[str, int] = {}
     fired_at: list[datetime] = []
     lateness: list[float] = []
+    until_commit: list[float] = []
     by_second: dict[int, list[float]] = {}  # paced: lateness by second of due time
-    first_due = started if not paced else min(r[1] for r in rows)
+    first_due = started if not paced else min(r[2] for r in rows)
     moved = 0  # fired, and left pending at a later instant by the engine
-    for status, due, fired in rows:
+    for timer_id, status, due, fired in rows:
         by_status[status] = by_status.get(status, 0) + 1
         moved += status == TimerStatus.PENDING.value and fired is not None
         if fired is not None and status == TimerStatus.DONE.value:
             fired_at.append(fired)
             late_from = due if paced else max(due, started)
             lateness.append((fired - late_from).total_seconds())
+            if timer_id in committed:
+                until_commit.append((committed[timer_id] - late_from).total_seconds())
             second = int((due - first_due).total_seconds())
             by_second.setdefault(second, []).append(lateness[-1])
     lateness.sort()
+    until_commit.sort()
     processed = sum(by_status.get(s, 0) for s in ("done", "cancelled", "dead")) + moved
     last = max(fired_at) if fired_at else drained
     span = max((last - max(started, first_due)).total_seconds(), 1e-9)
@@ -452,12 +483,8 @@ def measure(
         "seconds": round(span, 3),
         "timers_per_s": round(processed / span, 1),
         "fired_per_s": round(len(fired_at) / span, 1),
-        "lateness_s" if paced else "queue_delay_s": {
-            "p50": round(percentile(lateness, 0.50), 3),
-            "p90": round(percentile(lateness, 0.90), 3),
-            "p99": round(percentile(lateness, 0.99), 3),
-            "max": round(lateness[-1], 3) if lateness else None,
-        },
+        "lateness_s" if paced else "queue_delay_s": spread(lateness),
+        ("lateness_to_commit_s" if paced else "queue_delay_to_commit_s"): spread(until_commit),
         **({"lateness_by_second": timeline(by_second)} if paced else {}),
         "effects": {
             "case_events": events,
@@ -516,7 +543,7 @@ def one_run(
     before = {"events": max_id(engine, CaseEventRow), "outbox": max_id(engine, OutboxRow)}
     ran = run_workers(engine, url, mode, workers, horizon, args.timeout)
     result = measure(engine, ran["started"], ran["drained"], first_synthetic, own_ids,
-                     horizon, paced, before)  # fmt: skip
+                     horizon, paced, before, ran.pop("committed"))  # fmt: skip
     result |= {
         "workers": workers,
         "mode": mode,
@@ -626,6 +653,8 @@ def main() -> None:
     if "paced2" in runs:
         result["lateness_p50_s"] = runs["paced2"]["lateness_s"]["p50"]
         result["lateness_p99_s"] = runs["paced2"]["lateness_s"]["p99"]
+        result["lateness_to_commit_p50_s"] = runs["paced2"]["lateness_to_commit_s"]["p50"]
+        result["lateness_to_commit_p99_s"] = runs["paced2"]["lateness_to_commit_s"]["p99"]
     if "keep2" in runs:
         result["keep_up_offered_per_s"] = runs["keep2"]["offered_per_s"]
         result["keep_up_lateness_p50_s"] = runs["keep2"]["lateness_s"]["p50"]

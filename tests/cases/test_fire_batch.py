@@ -472,3 +472,39 @@ def test_a_timer_key_not_read_up_front_is_looked_up_when_a_decision_names_it(
     assert fresh.id is not None and fresh.id != moved.id
     assert library.scalar(select(TimerRow.due_at).where(TimerRow.key == key)) == at
     assert known.lookup(library, "lookup:absent") is None and "lookup:absent" in known.asked
+
+
+def test_quiet_cases_timers_are_finished_in_one_update_that_checks_each_may_fire(
+    library: Session, settings: Settings
+) -> None:
+    """Done: a due timer this worker holds or nobody holds. Left alone: one already
+    done, one not due, one another worker holds. Handed back to fire alone: one that is
+    not on the cases given."""
+    first, other = open_set(library, settings, "quiet")[:2]
+    now = MONDAY + timedelta(days=1)
+    due = now - timedelta(minutes=5)
+    ids = {
+        name: add_stray_timer(library, case_id, f"quiet:{name}", at)
+        for name, case_id, at in (
+            ("mine", first, due), ("free", first, due), ("done", first, due),
+            ("later", first, now + timedelta(hours=1)), ("held", first, due),
+            ("elsewhere", other, due),
+        )
+    }  # fmt: skip
+    rows = {name: library.get(TimerRow, timer_id) for name, timer_id in ids.items()}
+    rows["mine"].status, rows["mine"].locked_by = "running", "w1"  # type: ignore[union-attr]
+    rows["done"].status = "done"  # type: ignore[union-attr]
+    rows["held"].status, rows["held"].locked_by = "running", "w2"  # type: ignore[union-attr]
+    rows["held"].locked_until = now + timedelta(minutes=1)  # type: ignore[union-attr]
+    library.commit()
+    left = timers_module._finish_quiet(library, {first: list(ids.values())}, now, "w1")
+    library.commit()
+    assert left == [ids["elsewhere"]]
+    statuses = dict(library.execute(select(TimerRow.key, TimerRow.status).where(
+        TimerRow.key.like("quiet:%"))).all())  # fmt: skip
+    assert statuses == {
+        "quiet:mine": "done", "quiet:free": "done", "quiet:done": "done",
+        "quiet:later": "pending", "quiet:held": "running", "quiet:elsewhere": "pending",
+    }  # fmt: skip
+    fired = dict(library.execute(select(TimerRow.key, TimerRow.fired_at)).all())
+    assert fired["quiet:mine"] == fired["quiet:free"] == now and fired["quiet:done"] is None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
@@ -293,35 +293,60 @@ def _fire_cases(
     groups = {case_id: group for case_id, group in groups.items() if case_id not in contended}
     decided = {case_id: _decide(look, now) for case_id, look in looks.items()}
     quiet = {case_id for case_id, outcome in decided.items() if outcome is None}
-    rows = _lock_timer_rows(session, [i for case_id in quiet for i in groups[case_id]])
     busy = [case_id for case_id in groups if case_id in looks and case_id not in quiet]
     named = {case_id: timer_keys(o.decisions) for case_id in busy if (o := decided[case_id])}
     fired = [i for case_id in busy for i in groups[case_id]]
     loaded, timers = load_cases(session, busy, fired, settings, looks=looks, timer_keys=named)
     left: list[int] = []
-    finished: list[int] = []
     roles = escalated_roles(d for outcome in decided.values() if outcome for d in outcome.decisions)
     with buffered_events(session), buffered_outbox(session), shared_contacts(session, roles):
         for case_id, group in groups.items():
             if case_id not in looks:
                 left.extend(group)
-            elif case_id in quiet:
-                on_case = [i for i in group if i in rows and rows[i].case_id == case_id]
-                left.extend(i for i in group if i in rows and i not in on_case)
-                finished.extend(i for i in on_case if _may_fire(rows[i], now, worker_id))
-            else:
+            elif case_id not in quiet:
                 look, outcome = looks[case_id], decided[case_id]
                 assert look is not None and outcome is not None  # busy: decided on its run
                 known = (look.state, outcome)
                 fire = _fire_loaded(session, loaded[case_id], group, timers, now, worker_id, known)
                 left.extend(fire)
         send_whole(session, TimerRow, _TIMER_STATE)  # one executemany for the batch
-    if finished:
-        table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
-        done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
-        ids = one_of(session, table.c.id, finished)
-        session.execute(update(table).where(ids).values(fired_at=now, **done))
+    quiet_groups = {case_id: groups[case_id] for case_id in groups if case_id in quiet}
+    left.extend(_finish_quiet(session, quiet_groups, now, worker_id))
     return left, contended
+
+
+def _finish_quiet(
+    session: Session, groups: dict[int, list[int]], now: datetime, worker_id: str | None
+) -> list[int]:
+    """Mark done the timers of the cases found quiet (locked by the caller), in one
+    UPDATE that takes their row locks and checks `_may_fire` itself; returns the ids no
+    longer on any of these cases (fired alone by the caller).
+
+    A timer the UPDATE leaves alone either may not fire (an earlier fire finished or
+    cancelled it, another worker holds it: what `do_fire_timer` would peek at and
+    leave) or is no longer on these cases; only when there are such timers are they
+    read, to tell the two apart.
+    """
+    expected = [timer_id for group in groups.values() for timer_id in group]
+    if not expected:
+        return []
+    table = TimerRow.__table__  # a plain UPDATE: no ORM object holds these rows
+    c = table.c
+    may_fire = and_(
+        c.status.in_(LIVE_TIMER_STATUSES),
+        c.due_at <= now,
+        or_(c.locked_by.is_(None), c.locked_by == worker_id, c.locked_until.is_(None),
+            c.locked_until <= now),
+    )  # fmt: skip
+    on_cases = and_(one_of(session, c.id, expected), one_of(session, c.case_id, groups))
+    done = {"status": TimerStatus.DONE.value, "locked_by": None, "locked_until": None}
+    statement = update(table).where(on_cases, may_fire).values(fired_at=now, **done)
+    finished = set(session.scalars(statement.returning(c.id)))
+    rest = [timer_id for timer_id in expected if timer_id not in finished]
+    if not rest:
+        return []
+    where = select(c.id, c.case_id).where(one_of(session, c.id, rest))
+    return [timer_id for timer_id, case_id in session.execute(where) if case_id not in groups]
 
 
 _TIMER_STATE = (
@@ -372,14 +397,6 @@ def _known_quiet(look: RunLook, now: datetime) -> bool:
 def _changes(outcome: Outcome, state: CaseState) -> bool:
     """Whether carrying out `outcome` (decided on `state`) would change anything."""
     return bool(outcome.decisions) or outcome.state != state
-
-
-def _lock_timer_rows(session: Session, timer_ids: list[int]) -> dict[int, Any]:
-    """The timers' case and lock columns, the rows locked (in id order)."""
-    if not timer_ids:
-        return {}
-    query = _peek_many(session, timer_ids).order_by(TimerRow.id).with_for_update()
-    return {row.id: row for row in session.execute(query)}
 
 
 @atomic_case
