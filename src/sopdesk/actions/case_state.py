@@ -64,7 +64,10 @@ class CaseTimers(dict[str, TimerRow]):
         self.asked = asked
 
     def lookup(self, session: Session, key: str) -> TimerRow | None:
-        """The case's timer `key`, or None when there is none."""
+        """The case's timer `key`, or None when there is none. The row is locked out of
+        id order: actions write a case's timers under the case's lock, which the caller
+        holds, and the worker's claim skips locked rows; should the reclaim of expired
+        leases deadlock with it, the batch fails and its cases are fired one by one."""
         row = self.get(key)
         if row is not None or self.asked is None or key in self.asked:
             return row
