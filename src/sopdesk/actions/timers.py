@@ -454,9 +454,9 @@ def _fire_loaded(
             continue
         due = timer.due_at
         if loaded.state is not None:
-            state = loaded.state
-            same = known is not None and (known[0] is state or known[0] == state)
-            ready = known[1] if known is not None and same else None
+            state, ready = loaded.state, None
+            if known is not None and (known[0] is state or known[0] == state):
+                ready = known[1]  # decided on this very state (identity: no deep compare)
             _wake(session, loaded, now, ready)
             known = None
         _finish(timer, due, now)
