@@ -2,7 +2,8 @@
 
 - deciding again after recording the decisions yields nothing new;
 - an escalation level fires at most once per (case, target, level);
-- pausing never makes a breach earlier.
+- pausing never makes a breach earlier;
+- `project` answers what `plan_steps` and `next_due_at` answer separately.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from sopdesk.engine import (
     change_status,
     complete_step,
     decide,
+    next_due_at,
+    plan_steps,
+    project,
     quiet_until,
     record,
     record_event,
@@ -169,3 +173,14 @@ def test_a_quiet_case_stays_quiet_until_its_next_timer(returns_sop, calendar, hi
         until = quiet_until(state) or now + timedelta(days=400)
         later = min(now + (until - now) * share, until - timedelta(microseconds=1))
         assert decide(state, sop, calendar, later) == []
+
+
+@SETTINGS
+@given(history=HISTORY, later_hours=st.integers(0, 24 * 10))
+def test_project_is_the_plan_and_the_next_due_instant(returns_sop, calendar, history, later_hours):
+    sop = returns_sop.model_copy(update={"standards": STANDARDS})
+    for state, now in play(sop, calendar, history):
+        for moment in (now, now + timedelta(hours=later_hours)):
+            projection = project(state, sop, calendar, moment)
+            assert projection.steps == plan_steps(state, sop, calendar, moment)
+            assert projection.next_due_at == next_due_at(state, sop, calendar, moment)

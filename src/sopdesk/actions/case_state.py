@@ -28,7 +28,7 @@ from sopdesk.actions.context import KnownConversation
 from sopdesk.actions.sops import require_document
 from sopdesk.actions.webhook_events import queue_case_events
 from sopdesk.calendar import Calendar, default_calendar
-from sopdesk.engine import CaseState, World, next_due_at, plan_steps
+from sopdesk.engine import CaseState, PlannedStep, World, project
 from sopdesk.engine.conditions import case_context
 from sopdesk.engine.state import FINISHED_STATUSES, CaseStatus, closings, resolutions
 from sopdesk.errors import Conflict, NotFound
@@ -522,12 +522,13 @@ def save_state(
     case.resolved_at = resolved[-1] if finished and resolved else None
     case.closed_at = closed[-1] if state.case.status is CaseStatus.CLOSED and closed else None
     case.first_response_at = case_context(state)["case"]["first_response_at"]
-    case.next_due_at = next_due_at(state, sop, calendar, now)
+    projection = project(state, sop, calendar, now)
+    case.next_due_at = projection.next_due_at
     if changed or new_run or session.is_modified(case):
         # A save that changes nothing (a timer with nothing left to do) leaves the
         # rows as they were, `updated_at` included: nothing happened to the case.
         case.updated_at = now
-    _project_steps(session, loaded, state, now, new_run=new_run)
+    _project_steps(session, loaded, state, projection.steps, new_run=new_run)
 
 
 STEP_COLUMNS = ("status", "due_at", "owner", "actor", "reason", "completed_at")
@@ -537,11 +538,12 @@ def _project_steps(
     session: Session,
     loaded: LoadedCase,
     state: CaseState,
-    now: datetime,
+    plan: tuple[PlannedStep, ...],
     *,
     new_run: bool = False,
 ) -> None:
-    """Bring the run's `step_states` rows in line with `state`, writing only what changed.
+    """Bring the run's `step_states` rows in line with `state` (`plan` is its planned
+    steps, `engine.project`), writing only what changed.
 
     The rows are a projection nobody holds as ORM objects while an action runs (only
     `case_reads` loads them, for pages), so they are read as plain tuples and written
@@ -551,8 +553,8 @@ def _project_steps(
     wrote there, for the next save in the same action); a run started in this
     transaction (`new_run`) has none.
     """
-    run, sop, calendar = loaded.run, loaded.sop, loaded.calendar
-    assert run is not None and sop is not None and calendar is not None
+    run = loaded.run
+    assert run is not None
     table = StepStateRow.__table__
     existing = {} if new_run else loaded.steps
     if existing is None:
@@ -561,7 +563,7 @@ def _project_steps(
     projected = dict(existing)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for planned in plan_steps(state, sop, calendar, now):
+    for planned in plan:
         recorded = state.step(planned.step_id)
         values = (
             planned.status.value,

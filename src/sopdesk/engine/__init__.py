@@ -27,7 +27,7 @@ from sopdesk.engine.policy import DEFAULT_POLICY, PAUSE_ON_HOLD_TOO, ClockPolicy
 from sopdesk.engine.record import record
 from sopdesk.engine.report import ClockStatus, clock_statuses, next_due_at
 from sopdesk.engine.retime import retime
-from sopdesk.engine.run import PlannedStep, RunPlan, plan_steps, start_run
+from sopdesk.engine.run import PlannedStep, Projection, RunPlan, plan_steps, project, start_run
 from sopdesk.engine.sequences import (
     CustomerEvent,
     customer_sequence,
@@ -78,6 +78,7 @@ __all__ = [
     "OpenTask",
     "Outcome",
     "PlannedStep",
+    "Projection",
     "RecordBreach",
     "RunPlan",
     "ScheduleFollowup",
@@ -96,6 +97,7 @@ __all__ = [
     "next_due_at",
     "override_step",
     "plan_steps",
+    "project",
     "quiet_until",
     "record",
     "record_event",

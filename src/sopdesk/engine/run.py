@@ -18,7 +18,13 @@ from sopdesk.engine.decisions import Decision
 from sopdesk.engine.policy import DEFAULT_POLICY, ClockPolicy
 from sopdesk.engine.record import record
 from sopdesk.engine.state import Case, CaseState, Customer, Run, StepState, StepStatus
-from sopdesk.engine.targets import TargetInputs, step_applies, step_limit, step_target
+from sopdesk.engine.targets import (
+    TargetInputs,
+    metric_targets,
+    step_applies,
+    step_limit,
+    step_target,
+)
 from sopdesk.sop.model import FrontMatter
 
 
@@ -73,14 +79,50 @@ def plan_steps(
     now: datetime,
     policy: ClockPolicy = DEFAULT_POLICY,
 ) -> tuple[PlannedStep, ...]:
-    context = case_context(state, policy)
-    inputs = TargetInputs(state, sop, calendar, policy, context)
-    planned = []
-    for step in sop.steps:
-        applies = step_applies(step, context)
+    inputs = TargetInputs(state, sop, calendar, policy, case_context(state, policy))
+    return _plan(inputs, now)[0]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What the shell stores with every state: the planned steps (`plan_steps`) and the
+    earliest due instant of the open clocks (`next_due_at`)."""
+
+    steps: tuple[PlannedStep, ...]
+    next_due_at: datetime | None
+
+
+def project(
+    state: CaseState,
+    sop: FrontMatter,
+    calendar: business_time.Calendar,
+    now: datetime,
+    policy: ClockPolicy = DEFAULT_POLICY,
+) -> Projection:
+    """`plan_steps` and `next_due_at` together, each step's clock built and read once
+    for both (a save asks for both, on every timer that changes a case)."""
+    inputs = TargetInputs(state, sop, calendar, policy, case_context(state, policy))
+    steps, step_dues = _plan(inputs, now)
+    metric_dues = (target.clock.due_at(now) for target in metric_targets(inputs) if target.open)
+    dues = [due for due in (*step_dues, *metric_dues) if due is not None]
+    return Projection(steps, min(dues, default=None))
+
+
+def _plan(
+    inputs: TargetInputs, now: datetime
+) -> tuple[tuple[PlannedStep, ...], list[datetime | None]]:
+    """The planned steps, and the due instants of the open step clocks among them."""
+    state = inputs.state
+    planned: list[PlannedStep] = []
+    open_dues: list[datetime | None] = []
+    for step in inputs.sop.steps:
+        applies = step_applies(step, inputs.context)
         target = step_target(inputs, step) if applies else None
         limit = step_limit(step)
         waiting = limit.anchor if limit is not None and applies and target is None else None
+        due = target.clock.due_at(now) if target else None
+        if target is not None and target.open:
+            open_dues.append(due)
         planned.append(
             PlannedStep(
                 step_id=step.id,
@@ -89,9 +131,9 @@ def plan_steps(
                 critical=step.critical,
                 status=state.step(step.id).status,
                 applies=applies,
-                due_at=target.clock.due_at(now) if target else None,
+                due_at=due,
                 waiting_for=waiting,
                 send=step.send,
             )
         )
-    return tuple(planned)
+    return tuple(planned), open_dues
