@@ -1,12 +1,13 @@
 """Structured logs: one JSON object per line on stderr, with the context of the moment.
 
-Every process (`sopdesk serve`, its worker processes, `sopdesk worker`) calls
-`configure()` once. A record carries `timestamp` (ISO 8601, UTC), `level`, `logger`
-and `message`, then the fields bound to the current request or job (`bind`,
-`log_context`: request id, route, user id, batch sizes...) and any `extra=` fields of
-the call. Fields whose name says they hold a secret (passwords, tokens, cookies,
-authorization, message bodies) are written as "[redacted]": a log line is read by more
-people than the database is. `text` is the same record for people at a terminal.
+Every long-running process (`sopdesk serve`, its worker processes, `sopdesk worker`,
+`sopdesk mail serve` and `mail poll`) calls `configure()` once. A record carries
+`timestamp` (ISO 8601, UTC), `level`, `logger` and `message`, then the fields bound to
+the current request or job (`bind`, `log_context`: request id, route, user id, batch
+sizes...) and any `extra=` fields of the call. Fields whose name says they hold a
+secret (passwords, tokens, cookies, authorization, message bodies) are written as
+"[redacted]": a log line is read by more people than the database is. `text` is the
+same record for people at a terminal.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ a stranger is 550."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -156,6 +157,7 @@ def test_mail_serve_command_stores_mail_and_stops_on_sigterm(
     engine = create_engine_for(sqlite_url)
     upgrade(engine)
     env = dict(os.environ, SOPDESK_DATABASE_URL=sqlite_url, PYTHONPATH=os.pathsep.join(sys.path))
+    env["SOPDESK_LOG_FORMAT"] = "json"
     log = tmp_path / "serve.log"
     command = [sys.executable, "-c", "from sopdesk.cli import main; main()", "mail", "serve"]
     with log.open("wb") as out:
@@ -176,3 +178,8 @@ def test_mail_serve_command_stores_mail_and_stops_on_sigterm(
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(CaseRow)) == 1
     engine.dispose()
+    # its log lines are the product's structured ones (docs/deploy.md), as the other
+    # long-running commands write them
+    records = [json.loads(line) for line in log.read_text().splitlines() if line[:1] == "{"]
+    assert records, log.read_text()
+    assert all({"timestamp", "level", "logger", "message"} <= set(r) for r in records)

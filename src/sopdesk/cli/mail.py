@@ -32,6 +32,7 @@ from sopdesk.channels.smtp_server import (
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_engine
 from sopdesk.errors import InvalidInput
+from sopdesk.logs import configure as configure_logging
 from sopdesk.process import tune_gc
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
@@ -90,9 +91,9 @@ def serve(
     ] = None,
 ) -> None:
     """Accept mail over SMTP and open or update cases; stop with Ctrl-C or SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    tune_gc()
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)  # JSON lines: docs/deploy.md
+    tune_gc()
     with open_engine() as engine:
         store = intake_store(session_factory(engine), settings)
         threads = 1 if engine.dialect.name == "sqlite" else 4
@@ -132,7 +133,8 @@ def poll(
     """Fetch unseen mail over IMAP, store it, then flag it Seen (or move it)."""
     if password_stdin == bool(oauth2_token_cmd):
         raise InvalidInput("give exactly one of --password-stdin and --oauth2-token-cmd")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)  # JSON lines: docs/deploy.md
     tune_gc()
     account = ImapAccount(
         host=host,
@@ -144,7 +146,6 @@ def poll(
         password=sys.stdin.readline().rstrip("\r\n") if password_stdin else None,
         oauth2_token=oauth2_token_command(oauth2_token_cmd) if oauth2_token_cmd else None,
     )
-    settings = Settings()
     with open_engine() as engine:
         store = intake_store(session_factory(engine), settings)
         stop = threading.Event()

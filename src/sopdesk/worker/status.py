@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from sopdesk.store.queries import one_of
 from sopdesk.store.tables import OutboxKind, OutboxRow, OutboxStatus, TimerRow, TimerStatus
 
 
@@ -134,7 +135,7 @@ def retry_dead(
     if queue in ("timers", "all"):
         statement = update(TimerRow).where(TimerRow.status == TimerStatus.DEAD.value)
         if ids:
-            statement = statement.where(TimerRow.id.in_(ids))
+            statement = statement.where(one_of(session, TimerRow.id, ids))
         result = session.execute(
             statement.values(
                 status=TimerStatus.PENDING.value, attempts=0, locked_by=None, locked_until=None
@@ -144,7 +145,7 @@ def retry_dead(
     if queue in ("outbox", "all"):
         statement = update(OutboxRow).where(OutboxRow.status == OutboxStatus.DEAD.value)
         if ids:
-            statement = statement.where(OutboxRow.id.in_(ids))
+            statement = statement.where(one_of(session, OutboxRow.id, ids))
         result = session.execute(
             statement.values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now)
         )

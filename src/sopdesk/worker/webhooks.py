@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.webhooks import do_deactivate_webhook
 from sopdesk.channels.webhook_out import encode_body, request_headers
+from sopdesk.store.queries import one_of
 from sopdesk.store.tables import OutboxRow, OutboxStatus, WebhookRow
 from sopdesk.worker.claim import ClaimedEmail, claim_webhooks, release_outbox
 from sopdesk.worker.policy import (
@@ -293,7 +294,7 @@ def _endpoints(session: Session, claimed: Sequence[ClaimedEmail]) -> dict[int, E
     ids = {_webhook_id(item) for item in claimed}
     rows = session.execute(
         select(WebhookRow.id, WebhookRow.url, WebhookRow.secret, WebhookRow.active).where(
-            WebhookRow.id.in_(ids)
+            one_of(session, WebhookRow.id, ids)
         )
     )
     found = {row.id: Endpoint(row.url, row.secret, bool(row.active)) for row in rows}
