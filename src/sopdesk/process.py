@@ -1,11 +1,14 @@
-"""Settings of the interpreter that every long-running sopdesk process applies once at
-start: `sopdesk serve` (and each process `--workers N` forks), `sopdesk worker` and
-`sopdesk mail serve`. Short commands keep CPython's defaults.
+"""What every long-running sopdesk process sets up once at start (`start_process`):
+`sopdesk serve` (and each process `--workers N` forks), `sopdesk worker`, `sopdesk mail
+serve` and `sopdesk mail poll`. Short commands keep Python's defaults.
 """
 
 from __future__ import annotations
 
 import gc
+
+from sopdesk.logs import configure as configure_logging
+from sopdesk.settings import Settings
 
 GC_THRESHOLDS = (50_000, 20, 20)
 """Allocations between collections of the youngest generation, and how many of each
@@ -26,3 +29,10 @@ def tune_gc() -> None:
     (objects in reference cycles) stays within a few megabytes.
     """
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def start_process(settings: Settings) -> None:
+    """Structured logs on stderr (`sopdesk.logs`, JSON lines: docs/deploy.md) and the
+    garbage collector's pace (`tune_gc`)."""
+    configure_logging(settings.log_format, settings.log_level)
+    tune_gc()

@@ -355,11 +355,11 @@ def schedule_timer(
     customer_id: int | None = None,
     kind: str | None = None,
     payload: dict[str, object] | None = None,
-    known: dict[str, TimerRow] | None = None,
+    known: CaseTimers | None = None,
 ) -> TimerRow:
     """Insert the timer `key`, or move it to `at` and make it pending again.
 
-    `known` holds the rows already loaded by key (saves a query per timer).
+    `known`: the case's timers read up front (`CaseTimers`), which saves a query per timer.
     """
     row = _timer(session, key, known)
     if row is None:
@@ -376,16 +376,14 @@ def schedule_timer(
     return row
 
 
-def cancel_timer(session: Session, key: str, *, known: dict[str, TimerRow] | None = None) -> None:
+def cancel_timer(session: Session, key: str, *, known: CaseTimers | None = None) -> None:
     row = _timer(session, key, known)
     if row is not None and row.status in LIVE_TIMER_STATUSES:
         row.status = TimerStatus.CANCELLED.value
         row.locked_by = row.locked_until = None
 
 
-def _timer(session: Session, key: str, known: dict[str, TimerRow] | None) -> TimerRow | None:
-    if isinstance(known, CaseTimers):
-        return known.lookup(session, key)
+def _timer(session: Session, key: str, known: CaseTimers | None) -> TimerRow | None:
     if known is not None:
-        return known.get(key)
+        return known.lookup(session, key)
     return session.scalar(select(TimerRow).where(TimerRow.key == key))

@@ -32,8 +32,7 @@ from sopdesk.channels.smtp_server import (
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_engine
 from sopdesk.errors import InvalidInput
-from sopdesk.logs import configure as configure_logging
-from sopdesk.process import tune_gc
+from sopdesk.process import start_process
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 
@@ -92,8 +91,7 @@ def serve(
 ) -> None:
     """Accept mail over SMTP and open or update cases; stop with Ctrl-C or SIGTERM."""
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)  # JSON lines: docs/deploy.md
-    tune_gc()
+    start_process(settings)
     with open_engine() as engine:
         store = intake_store(session_factory(engine), settings)
         threads = 1 if engine.dialect.name == "sqlite" else 4
@@ -134,8 +132,7 @@ def poll(
     if password_stdin == bool(oauth2_token_cmd):
         raise InvalidInput("give exactly one of --password-stdin and --oauth2-token-cmd")
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)  # JSON lines: docs/deploy.md
-    tune_gc()
+    start_process(settings)
     account = ImapAccount(
         host=host,
         user=user,

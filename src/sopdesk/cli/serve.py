@@ -27,8 +27,7 @@ from sqlalchemy.engine import make_url
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_engine
 from sopdesk.errors import InvalidInput
-from sopdesk.logs import configure as configure_logging
-from sopdesk.process import tune_gc
+from sopdesk.process import start_process
 from sopdesk.settings import Settings, exposed_secret_problem
 
 APP_FACTORY = "sopdesk.web.app:app_from_env"
@@ -173,8 +172,7 @@ def serve(
         )
     with open_engine():
         pass  # fail fast, with a next step, when the database is missing or outdated
-    configure_logging(settings.log_format, settings.log_level)
-    tune_gc()
+    start_process(settings)
     options = {
         "host": host,
         "port": port,

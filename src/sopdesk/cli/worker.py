@@ -23,8 +23,7 @@ from sopdesk.channels.email_out import SmtpConfig
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_engine
 from sopdesk.logs import bind as bind_log_context
-from sopdesk.logs import configure as configure_logging
-from sopdesk.process import tune_gc
+from sopdesk.process import start_process
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 from sopdesk.worker.claim import DEFAULT_BATCH, DEFAULT_TIMER_BATCH
@@ -107,8 +106,7 @@ def worker(
     if ctx.invoked_subcommand:
         return
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    tune_gc()  # JSON lines: docs/deploy.md
+    start_process(settings)
     deliver = smtp_deliver(SmtpConfig.from_url(settings.smtp_url)) if settings.smtp_url else None
     if deliver is None:
         typer.echo("sopdesk worker: SOPDESK_SMTP_URL is not set; e-mail stays queued", err=True)

@@ -67,10 +67,10 @@ def append_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     connection = session.connection()
-    dialect = connection.dialect
-    if dialect.name != "postgresql":
+    if not is_postgres(session):
         connection.execute(insert(table), list(rows))
         return
+    dialect = connection.dialect
     names = list(rows[0])
     columns = [table.c[name] for name in names]
     processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]

@@ -16,8 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import sopdesk
 from sopdesk.errors import SopdeskError
-from sopdesk.logs import configure as configure_logging
-from sopdesk.process import tune_gc
+from sopdesk.process import start_process
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, require_current, session_factory
 from sopdesk.store.migrate import current_revision, head_revision
@@ -90,8 +89,7 @@ def app_from_env() -> FastAPI:
     hands Uvicorn, which imports it in each worker process (it configures that
     process's logging first; web only — the worker runs as `sopdesk worker`)."""
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    tune_gc()
+    start_process(settings)
     return create_app(settings, with_worker=False)
 
 
