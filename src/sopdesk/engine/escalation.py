@@ -87,8 +87,10 @@ def judge(
     for level in (lv for lv in matrix if applies_to(lv, target)):
         if state.fired(target.key, level.number):
             continue
+        if level.warning and due is not None and due <= now:
+            continue  # a warning comes before the breach or not at all
         at = fires_at(level, target, due, now)
-        if at is None or (level.warning and due is not None and due <= now):
+        if at is None:
             continue
         if at > now:
             upcoming.append(at)

@@ -3,6 +3,11 @@
 The shell writes the same facts to storage in one transaction (outbox rows, timers,
 the escalation log); this pure fold is what the engine reads back next time, and what
 tests use to check that deciding again yields nothing new.
+
+The decisions are folded into a `_Draft` of the state's fields and the new `CaseState`
+is built once at the end: a heavy decision (a case that owes days of escalations) holds
+a dozen decisions or more, and building a frozen state per decision cost more than the
+fold itself.
 """
 
 from __future__ import annotations
@@ -34,41 +39,72 @@ from sopdesk.engine.state import (
     StepState,
     StepStatus,
     Timer,
-    with_step,
+    put_step,
 )
 from sopdesk.sop.model import SYSTEM_OWNER
 
 
 def record(state: CaseState, decisions: Iterable[Decision], now: datetime) -> CaseState:
     """The state after the shell has carried out `decisions` at `now`."""
+    draft: _Draft | None = None
     for decision in decisions:
-        state = _apply(decision, state, now)
-    return state
+        draft = draft or _Draft(state)
+        _apply(decision, draft, now)
+    return state if draft is None else draft.build()
+
+
+class _Draft:
+    """The fields of a case state that decisions change, changed in place by the fold."""
+
+    def __init__(self, state: CaseState) -> None:
+        self.state = state
+        self.case = state.case
+        self.steps = state.steps
+        self.escalations = state.escalations
+        self.breaches = state.breaches
+        self.followups = state.followups
+        self.timers = state.timers
+        self.sent = state.sent
+        self.log = state.log
+
+    def build(self) -> CaseState:
+        return replace(
+            self.state,
+            case=self.case,
+            steps=self.steps,
+            escalations=self.escalations,
+            breaches=self.breaches,
+            followups=self.followups,
+            timers=self.timers,
+            sent=self.sent,
+            log=self.log,
+        )
 
 
 @singledispatch
-def _apply(decision: object, state: CaseState, now: datetime) -> CaseState:
+def _apply(decision: object, draft: _Draft, now: datetime) -> None:
     raise TypeError(f"not a decision: {decision!r}")
 
 
 @_apply.register
-def _(decision: ScheduleTimer, state: CaseState, now: datetime) -> CaseState:
-    kept = tuple(t for t in state.timers if t.key != decision.key)
-    return replace(state, timers=(*kept, Timer(decision.key, decision.at, decision.target)))
+def _(decision: ScheduleTimer, draft: _Draft, now: datetime) -> None:
+    kept = tuple(t for t in draft.timers if t.key != decision.key)
+    draft.timers = (*kept, Timer(decision.key, decision.at, decision.target))
 
 
 @_apply.register
-def _(decision: CancelTimer, state: CaseState, now: datetime) -> CaseState:
-    return replace(state, timers=tuple(t for t in state.timers if t.key != decision.key))
+def _(decision: CancelTimer, draft: _Draft, now: datetime) -> None:
+    draft.timers = tuple(t for t in draft.timers if t.key != decision.key)
 
 
 @_apply.register
-def _(decision: SendTemplate, state: CaseState, now: datetime) -> CaseState:
-    state = replace(state, sent=state.sent | {decision.key})
+def _(decision: SendTemplate, draft: _Draft, now: datetime) -> None:
+    draft.sent = draft.sent | {decision.key}
     kind, _, name = decision.target.partition(":")
     if kind == "step":
-        return with_step(state, StepState(name, StepStatus.DONE, now, SYSTEM_OWNER))
-    existing = state.followup(decision.key)
+        draft.steps = put_step(draft.steps, StepState(name, StepStatus.DONE, now, SYSTEM_OWNER))
+        return
+    existing = _followup(draft, decision.key)
     sent = (
         replace(existing, status=FollowupStatus.SENT)
         if existing
@@ -76,55 +112,56 @@ def _(decision: SendTemplate, state: CaseState, now: datetime) -> CaseState:
             decision.key, name, decision.template, decision.channel, now, FollowupStatus.SENT
         )
     )
-    return _put_followup(state, sent)
+    _put_followup(draft, sent)
 
 
 @_apply.register
-def _(decision: RecordBreach, state: CaseState, now: datetime) -> CaseState:
-    breach = RecordedBreach(decision.target, decision.due_at, now)
-    return replace(state, breaches=(*state.breaches, breach))
+def _(decision: RecordBreach, draft: _Draft, now: datetime) -> None:
+    draft.breaches = (*draft.breaches, RecordedBreach(decision.target, decision.due_at, now))
 
 
 @_apply.register
-def _(decision: Escalate, state: CaseState, now: datetime) -> CaseState:
+def _(decision: Escalate, draft: _Draft, now: datetime) -> None:
     fired = FiredEscalation(decision.target, decision.level, now, decision.warning)
-    case = state.case
     if decision.assign:
-        case = replace(case, assignee=decision.assign)
+        draft.case = replace(draft.case, assignee=decision.assign)
     if decision.priority:
-        case = replace(case, priority=decision.priority)
-    return replace(state, case=case, escalations=(*state.escalations, fired))
+        draft.case = replace(draft.case, priority=decision.priority)
+    draft.escalations = (*draft.escalations, fired)
 
 
 @_apply.register
-def _(decision: ScheduleFollowup, state: CaseState, now: datetime) -> CaseState:
+def _(decision: ScheduleFollowup, draft: _Draft, now: datetime) -> None:
     scheduled = ScheduledFollowup(
         decision.key, decision.followup_id, decision.template, decision.channel, decision.send_at
     )
-    return _put_followup(state, scheduled)
+    _put_followup(draft, scheduled)
 
 
 @_apply.register
-def _(decision: CancelFollowup, state: CaseState, now: datetime) -> CaseState:
-    existing = state.followup(decision.key) or ScheduledFollowup(
+def _(decision: CancelFollowup, draft: _Draft, now: datetime) -> None:
+    existing = _followup(draft, decision.key) or ScheduledFollowup(
         decision.key, decision.followup_id, "", "", now
     )
     cancelled = replace(existing, status=FollowupStatus.CANCELLED, reason=decision.reason)
-    return _put_followup(state, cancelled)
+    _put_followup(draft, cancelled)
 
 
 @_apply.register
-def _(decision: LogStep, state: CaseState, now: datetime) -> CaseState:
+def _(decision: LogStep, draft: _Draft, now: datetime) -> None:
     entry = LogEntry(decision.at, f"step_{decision.what}", decision.step_id, decision.by)
-    entry = replace(entry, reason=decision.reason)
-    return replace(state, log=(*state.log, entry))
+    draft.log = (*draft.log, replace(entry, reason=decision.reason))
 
 
 @_apply.register
-def _(decision: OpenTask, state: CaseState, now: datetime) -> CaseState:
-    return state  # tasks of customer sequences live outside any case
+def _(decision: OpenTask, draft: _Draft, now: datetime) -> None:
+    """Tasks of customer sequences live outside any case: nothing to record."""
 
 
-def _put_followup(state: CaseState, followup: ScheduledFollowup) -> CaseState:
-    others = tuple(f for f in state.followups if f.key != followup.key)
-    return replace(state, followups=(*others, followup))
+def _followup(draft: _Draft, key: str) -> ScheduledFollowup | None:
+    return next((f for f in draft.followups if f.key == key), None)
+
+
+def _put_followup(draft: _Draft, followup: ScheduledFollowup) -> None:
+    others = tuple(f for f in draft.followups if f.key != followup.key)
+    draft.followups = (*others, followup)

@@ -20,10 +20,10 @@ from sopdesk.engine.record import record
 from sopdesk.engine.state import Case, CaseState, Customer, Run, StepState, StepStatus
 from sopdesk.engine.targets import (
     TargetInputs,
+    limited_step_target,
     metric_targets,
     step_applies,
     step_limit,
-    step_target,
 )
 from sopdesk.sop.model import FrontMatter
 
@@ -117,8 +117,8 @@ def _plan(
     open_dues: list[datetime | None] = []
     for step in inputs.sop.steps:
         applies = step_applies(step, inputs.context)
-        target = step_target(inputs, step) if applies else None
         limit = step_limit(step)
+        target = limited_step_target(inputs, step, limit) if applies and limit is not None else None
         waiting = limit.anchor if limit is not None and applies and target is None else None
         due = target.clock.due_at(now) if target else None
         if target is not None and target.open:

@@ -225,10 +225,14 @@ class CaseState:
 
 def with_step(state: CaseState, settled: StepState) -> CaseState:
     """`state` with one step's state replaced in place (or appended if new)."""
-    if all(s.step_id != settled.step_id for s in state.steps):
-        return replace(state, steps=(*state.steps, settled))
-    steps = tuple(settled if s.step_id == settled.step_id else s for s in state.steps)
-    return replace(state, steps=steps)
+    return replace(state, steps=put_step(state.steps, settled))
+
+
+def put_step(steps: tuple[StepState, ...], settled: StepState) -> tuple[StepState, ...]:
+    """`steps` with `settled` in place of the step's state, or appended if it is new."""
+    if all(s.step_id != settled.step_id for s in steps):
+        return (*steps, settled)
+    return tuple(settled if s.step_id == settled.step_id else s for s in steps)
 
 
 def status_timeline(state: CaseState) -> list[tuple[datetime, CaseStatus]]:

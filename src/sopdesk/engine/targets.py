@@ -71,6 +71,12 @@ def step_target(inputs: TargetInputs, step: Step) -> Target | None:
     limit = step_limit(step)
     if limit is None or not step_applies(step, inputs.context):
         return None
+    return limited_step_target(inputs, step, limit)
+
+
+def limited_step_target(inputs: TargetInputs, step: Step, limit: TimeLimit) -> Target | None:
+    """`step_target` for a step whose condition is known to hold and whose limit is
+    `limit`: None while its anchor has not happened."""
     state = inputs.state
     start = anchor_instant(state, inputs.sop, limit.anchor, inputs.policy)
     if start is None:
