@@ -5,9 +5,9 @@
         [--runs fire1,fire2,own2,paced2,keep2,bare2]
         [--pg-url URL] [--json F]
 
-Database: a scratch database created on the server named by `SOPDESK_TEST_PG_URL`
-(default postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards; migrated and
-the built-in SOP library published, as `sopdesk init` does.
+Database: per run, a scratch database created on the server named by
+`SOPDESK_TEST_PG_URL` (default postgresql://postgres@127.0.0.1:5432/test) and dropped
+afterwards; migrated and the built-in SOP library published, as `sopdesk init` does.
 
 Workload: for every worker run, up to `--cases` real cases are opened through
 `sopdesk.actions.cases.do_open_case` with `now` 10 days in the past (banking77
@@ -27,8 +27,11 @@ runs, `decide`s, applies the decisions and marks the timers done), looped as
 `Worker.run()` loops it (an idle worker sleeps until the next timer is due, at most the
 1 s poll interval), with `deliver=None` (e-mail stays queued).
 
-Runs, each on fresh cases and a fresh due set (VACUUM ANALYZE before each, because the
-server runs with autovacuum off):
+Runs, each on its own scratch database (created, migrated, loaded with the library and
+the far timers, dropped afterwards; since session 9 — before, the runs shared one
+database, so a later run started with the earlier runs' leftover timers, up to 1.08 M
+pending, and on their churned tables and indexes), on fresh cases and a fresh due set
+(VACUUM ANALYZE before each, because the server runs with autovacuum off):
 
 - fire1 / fire2, backlog with 1 / 2 workers: everything is due when the workers start
   (due times spread over the minute before); timers/s = timers out of the queue (done,
@@ -613,37 +616,24 @@ def main() -> None:
         },
         "runs": {},
     }  # fmt: skip
-    name = f"sopdesk_bench_timers_{os.getpid()}"
+    fire_due = args.fire_due or args.due
+    runs = result["runs"]
     try:
-        with scratch_postgres(args.pg_url, name) as url:
-            engine = create_engine_for(url)
-            with engine.connect() as connection:
-                result["machine"]["postgresql"] = connection.scalar(text("SHOW server_version"))
-                result["machine"]["synchronous_commit"] = connection.scalar(
-                    text("SHOW synchronous_commit")
-                )
-            prepare_database(engine)
-            far = load_far(engine, settings, args)
-            fire_due = args.fire_due or args.due
-            runs = result["runs"]
-            for run in args.runs.split(","):
-                workers = int(run[-1])
-                if run.startswith(("fire", "own")):
-                    out = one_run(engine, url, settings, args, run, workers, "fire", fire_due,
-                                  None, far)  # fmt: skip
-                elif run.startswith("paced"):
-                    out = one_run(engine, url, settings, args, run, workers, "fire", fire_due,
-                                  args.offered, far)  # fmt: skip
-                elif run.startswith("keep"):  # paced at half the measured 2-worker rate
-                    rate = args.keep_offered or 0.5 * runs.get("fire2", {}).get("timers_per_s", 100)
-                    due_n = max(100, round(rate * args.keep_seconds))
-                    out = one_run(engine, url, settings, args, run, workers, "fire", due_n,
-                                  round(rate, 1), far)  # fmt: skip
-                else:
-                    out = one_run(engine, url, settings, args, run, workers, "bare", args.due,
-                                  None, far)  # fmt: skip
-                runs[run] = out
-            engine.dispose()
+        for run in args.runs.split(","):
+            # each run on its own scratch database, loaded the same way: a run's figures
+            # do not depend on which runs went before it (their leftover timers, the
+            # churn of their updates in the tables and indexes)
+            with scratch_postgres(args.pg_url, f"sopdesk_bench_timers_{os.getpid()}") as url:
+                engine = create_engine_for(url)
+                with engine.connect() as connection:
+                    result["machine"]["postgresql"] = connection.scalar(text("SHOW server_version"))
+                    result["machine"]["synchronous_commit"] = connection.scalar(
+                        text("SHOW synchronous_commit")
+                    )
+                prepare_database(engine)
+                far = load_far(engine, settings, args)
+                runs[run] = run_one(engine, url, settings, args, run, fire_due, runs, far)
+                engine.dispose()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     runs = result["runs"]
@@ -669,6 +659,26 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result, default=str))
+
+
+def run_one(
+    engine: Engine, url: str, settings: Settings, args: argparse.Namespace, run: str,
+    fire_due: int, runs: dict[str, Any], far: list,
+) -> dict[str, Any]:  # fmt: skip
+    """One named run (`fire1`, `own2`, `paced2`, `keep2`, `bare2`, ...): the last digit
+    is the number of workers."""
+    workers = int(run[-1])
+    if run.startswith(("fire", "own")):
+        return one_run(engine, url, settings, args, run, workers, "fire", fire_due, None, far)
+    if run.startswith("paced"):
+        return one_run(engine, url, settings, args, run, workers, "fire", fire_due,
+                       args.offered, far)  # fmt: skip
+    if run.startswith("keep"):  # paced at half the measured 2-worker rate
+        rate = args.keep_offered or 0.5 * runs.get("fire2", {}).get("timers_per_s", 100)
+        due_n = max(100, round(rate * args.keep_seconds))
+        return one_run(engine, url, settings, args, run, workers, "fire", due_n,
+                       round(rate, 1), far)  # fmt: skip
+    return one_run(engine, url, settings, args, run, workers, "bare", args.due, None, far)
 
 
 def load_far(engine: Engine, settings: Settings, args: argparse.Namespace) -> list:
