@@ -670,7 +670,12 @@ def buffered_events(session: Session) -> Iterator[None]:
         queue_case_events(session, rows)
 
 
+_PLAIN = (str, int, float, type(None))
+
+
 def json_safe(value: Any) -> Any:
+    if isinstance(value, _PLAIN):  # most event values: nothing to convert
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):

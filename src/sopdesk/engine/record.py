@@ -58,7 +58,7 @@ class _Draft:
 
     def __init__(self, state: CaseState) -> None:
         self.state = state
-        self.case = state.case
+        self.case_changes: dict[str, str] = {}  # the case's fields escalations set
         self.steps = state.steps
         self.escalations = state.escalations
         self.breaches = state.breaches
@@ -68,9 +68,12 @@ class _Draft:
         self.log = state.log
 
     def build(self) -> CaseState:
+        case = self.state.case
+        if self.case_changes:
+            case = replace(case, **self.case_changes)
         return replace(
             self.state,
-            case=self.case,
+            case=case,
             steps=self.steps,
             escalations=self.escalations,
             breaches=self.breaches,
@@ -124,9 +127,9 @@ def _(decision: RecordBreach, draft: _Draft, now: datetime) -> None:
 def _(decision: Escalate, draft: _Draft, now: datetime) -> None:
     fired = FiredEscalation(decision.target, decision.level, now, decision.warning)
     if decision.assign:
-        draft.case = replace(draft.case, assignee=decision.assign)
+        draft.case_changes["assignee"] = decision.assign
     if decision.priority:
-        draft.case = replace(draft.case, priority=decision.priority)
+        draft.case_changes["priority"] = decision.priority
     draft.escalations = (*draft.escalations, fired)
 
 
