@@ -23,9 +23,10 @@ worker: `Worker.run_once()` of `sopdesk.worker.runner` (reclaim, `claim_timers` 
 batches of 300, the worker's default, with `FOR UPDATE SKIP LOCKED`, then
 `sopdesk.actions.timers.do_fire_timers` on slices of `FIRE_SLICE` (300) as
 `sopdesk worker` does: one transaction per slice, which locks its cases, reads their
-runs, `decide`s, applies the decisions and marks the timers done), looped as
-`Worker.run()` loops it (an idle worker sleeps until the next timer is due, at most the
-1 s poll interval), with `deliver=None` (e-mail stays queued).
+runs, `decide`s, applies the decisions and marks the timers done), looped by
+`Worker.run()` itself (an idle worker sleeps until the next timer is due, at most the
+1 s poll interval; its `on_round` hook counts the rounds), with `deliver=None` (e-mail
+stays queued).
 
 Runs, each on its own scratch database (created, migrated, loaded with the library and
 the far timers, dropped afterwards; since session 9 — before, the runs shared one
@@ -107,7 +108,7 @@ from sopdesk.store.tables import (
     TimerStatus,
 )
 from sopdesk.worker.claim import DEFAULT_TIMER_BATCH, claim_timers
-from sopdesk.worker.runner import Worker, WorkerConfig
+from sopdesk.worker.runner import RoundStats, Worker, WorkerConfig
 
 SEED = 20261124
 ROLES = (
@@ -262,16 +263,15 @@ def worker_main(
             committed.update(dict.fromkeys(ids, utcnow()))
             return results
 
-        worker = Worker(sessions, config, deliver=None, fire_timers=fire)
-        threading.Thread(target=stop_when_told, args=(stop, worker), daemon=True).start()
-        while not worker.stopping:  # Worker.run(), counting what each round did
-            stats = worker.run_once()
+        def count(stats: RoundStats) -> None:
             totals["rounds"] += 1
             totals["fired"] += stats.fired
             totals["failures"] += stats.timer_failures
             totals["dead"] += stats.dead
-            if not stats.worked:
-                stop.wait(worker.idle_seconds())  # what Worker.run() sleeps
+
+        worker = Worker(sessions, config, deliver=None, fire_timers=fire)
+        threading.Thread(target=stop_when_told, args=(stop, worker), daemon=True).start()
+        worker.run(on_round=count)  # the loop `sopdesk worker` runs
     else:
         with sessions() as session:
             while True:

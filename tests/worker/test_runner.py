@@ -327,6 +327,31 @@ def test_stop_releases_what_is_left_of_the_batch(
     worker.run()  # returns at once: a stop was requested
 
 
+def test_run_shows_each_round_to_its_hook_until_stopped(
+    sessions: sessionmaker[Session], session: Session, now: datetime
+) -> None:
+    add_timers(session, 3, now - timedelta(minutes=1))
+    seen: list[RoundStats] = []
+    worker: Worker
+
+    def note(stats: RoundStats) -> None:
+        seen.append(stats)
+        if len(seen) == 2:
+            worker.request_stop()
+
+    worker = Worker(
+        sessions,
+        config(poll_interval=0.01),
+        deliver=None,
+        fire_timer=fake_fire_timer,
+        clock=Clock(now),
+    )
+    worker.run(on_round=note)
+    assert [stats.fired for stats in seen] == [3, 0]  # the second round found nothing
+    session.expire_all()
+    assert {row.status for row in session.scalars(select(TimerRow))} == {"done"}
+
+
 def test_a_stop_within_the_grace_finishes_the_batch(
     sessions: sessionmaker[Session], session: Session, now: datetime
 ) -> None:

@@ -256,8 +256,11 @@ class Worker:
             and time.monotonic() - self._stop_at >= self.config.shutdown_grace
         )
 
-    def run(self) -> None:
-        """Loop until `request_stop()`; a round that raises is logged and retried."""
+    def run(self, on_round: Callable[[RoundStats], None] | None = None) -> None:
+        """Loop until `request_stop()`; a round that raises is logged and retried.
+
+        `on_round`, if given, sees what each round did (the timers benchmark counts it).
+        """
         while not self.stopping:
             try:
                 stats = self.run_once()
@@ -265,6 +268,8 @@ class Worker:
                 log.exception("worker %s: round failed; retrying", self.config.worker_id)
                 self._stop.wait(max(self.config.poll_interval, 1.0))
                 continue
+            if on_round is not None:
+                on_round(stats)
             if not stats.worked:
                 self._stop.wait(self.idle_seconds())
 
