@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_reads import (
@@ -20,7 +21,7 @@ from sopdesk.actions.context import outgoing_email
 from sopdesk.channels.email_out import compose
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CustomerRow, SopRunRow, StepStateRow
+from sopdesk.store.tables import CaseRow, CustomerRow, SopRunRow, StepStateRow
 from tests.cases.conftest import MONDAY, events, outbox, timers
 
 
@@ -66,6 +67,31 @@ def test_a_return_starts_the_returns_sop_with_its_ack_queued(
     kinds = [e.kind for e in events(library, case_id)]
     assert kinds[:4] == ["case.opened", "message.received", "case.routed", "sop.started"]
     assert {"step.completed", "message.queued"} <= set(kinds)
+
+
+def test_the_reference_goes_out_with_the_insert_on_postgresql(
+    library: Session, settings: Settings
+) -> None:
+    """`SD-<id>` everywhere; on PostgreSQL the id comes from the sequence first, so no
+    UPDATE rewrites the new case row (and every index of the table) for it."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    bind = library.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        case_ids = [
+            open_return(library, settings, customer_email=f"r{i}@x.example") for i in (1, 2)
+        ]
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    cases = [library.get(CaseRow, case_id) for case_id in case_ids]
+    assert [case.reference for case in cases if case] == [f"SD-{i}" for i in case_ids]
+    assert case_ids[1] > case_ids[0]
+    rewrites = [s for s in statements if s.startswith("UPDATE cases SET reference")]
+    assert len(rewrites) == (0 if bind.dialect.name == "postgresql" else 2)
 
 
 def test_the_outbox_payload_composes_with_the_stored_message_id(

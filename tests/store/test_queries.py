@@ -1,5 +1,5 @@
 """`one_of`: an id list as one parameter, the same statement text whatever its length;
-`append_rows`: bulk appends (COPY on PostgreSQL)."""
+`append_rows`: bulk appends (COPY on PostgreSQL); `next_serial`: an id before the INSERT."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from sopdesk.store.queries import append_rows, one_of
+from sopdesk.store.queries import append_rows, next_serial, one_of
 from sopdesk.store.tables import CaseEventRow, CustomerRow
 
 
@@ -73,3 +73,20 @@ def test_append_rows_refuses_a_naive_instant(session: Session, now: Any) -> None
         append_rows(session, CaseEventRow.__table__, [row])
     session.rollback()
     assert session.scalar(select(CaseEventRow.id)) is None
+
+
+def test_next_serial_hands_out_the_ids_the_inserts_would_on_postgresql(
+    session: Session, engine: Engine, customers: list[int], now: Any
+) -> None:
+    table = CustomerRow.__table__
+    taken = next_serial(session, table)
+    if engine.dialect.name != "postgresql":
+        assert taken is None  # SQLite: the INSERT gives the id
+        return
+    assert taken is not None and taken > max(customers)
+    session.add(CustomerRow(id=taken, email="taken@shop.example", created_at=now, updated_at=now))
+    session.flush()
+    after = CustomerRow(email="after@shop.example", created_at=now, updated_at=now)
+    session.add(after)
+    session.flush()
+    assert after.id > taken  # the sequence moved on: an id taken first is never reused

@@ -44,8 +44,10 @@ from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.actions.published import Published, published_case_sops, published_version
 from sopdesk.actions.replies import do_add_note, do_reply
 from sopdesk.assist.routing import Classifier, Inquiry, RouteDecision, route
+from sopdesk.channels.email_in.threads import case_reference
 from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
+from sopdesk.store.queries import next_serial
 from sopdesk.store.tables import CaseRow, CaseStatusValue, Priority, SopVersion
 
 __all__ = [
@@ -206,9 +208,16 @@ def _open_case(
     version = _choose_sop(session, case, request, customer, classifier)
     if version is not None and request.start_sop:  # as start_sop_run sets it
         case.sop_id = (version.meta if isinstance(version, Published) else front_matter(version)).id
+    # On PostgreSQL the id comes from the sequence first, so the reference goes out with
+    # the INSERT: written afterwards, it is an UPDATE of a uniquely indexed column that
+    # adds an entry to every index of the table. Elsewhere the INSERT gives the id.
+    preset = next_serial(session, CaseRow.__table__)
+    if preset is not None:
+        case.id, case.reference = preset, case_reference(preset)
     session.add(case)
     session.flush()
-    case.reference = f"SD-{case.id}"
+    if preset is None:
+        case.reference = case_reference(case.id)
     message = request.message or (NewMessage(text=request.body) if request.body else None)
     first = store_message(session, case, message, at=opened) if message else None
     log_event(

@@ -4,6 +4,10 @@
 log): on PostgreSQL the rows go with COPY, about four times cheaper per row for the
 client than an executemany INSERT.
 
+`next_serial` takes a new row's id from its PostgreSQL sequence before the INSERT, for
+columns derived from the id (a case's `SD-<id>` reference) that would otherwise be
+written by an UPDATE of the row just inserted.
+
 `one_of` is for the worker's and the batch actions' id lists: a list of ids that
 changes with every call. Written as `column.in_(ids)`, SQLAlchemy coerces every id
 into a parameter, renders one placeholder each, and psycopg parses a statement text it
@@ -16,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, insert, inspect
+from sqlalchemy import Table, any_, bindparam, func, insert, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -25,6 +29,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def next_serial(session: Session, table: Table, column: str = "id") -> int | None:
+    """On PostgreSQL, the next value of `table`'s serial `column`, taken from its
+    sequence before the INSERT (so columns derived from the id can go out with it);
+    None elsewhere, where the id comes from the INSERT."""
+    if not is_postgres(session):
+        return None
+    sequence = func.pg_get_serial_sequence(table.name, column)
+    return int(session.scalar(select(func.nextval(sequence))))
 
 
 def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
