@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions import timers as timers_module
@@ -25,7 +25,7 @@ from sopdesk.actions.timers import do_fire_timer, do_fire_timers
 from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, MessageRow, SopRunRow, StepStateRow, TimerRow
-from tests.cases.conftest import MONDAY, events, outbox, timers
+from tests.cases.conftest import MONDAY, events, outbox, statements_sent, timers
 
 INQUIRIES = (
     ("I want a refund", "The shoes do not fit, please refund me."),
@@ -257,17 +257,11 @@ def test_an_unchanged_state_is_neither_read_nor_parsed_again(
     (case_id,) = open_set(library, settings, "stamp")[:1]
     first = look_at_runs(library, [case_id], settings)[case_id]
     library.rollback()
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
     bind = library.get_bind()
-    event.listen(bind, "before_cursor_execute", seen)
     try:
-        second = look_at_runs(library, [case_id], settings)[case_id]
+        with statements_sent(bind) as statements:
+            second = look_at_runs(library, [case_id], settings)[case_id]
     finally:
-        event.remove(bind, "before_cursor_execute", seen)
         library.rollback()
     assert first is not None and second is not None and second.state is first.state
     if bind.dialect.name == "postgresql":
@@ -426,16 +420,8 @@ def test_a_batch_takes_the_states_it_decided_on_without_reading_them_again(
         return found
 
     def load_cases(*args: Any, **kwargs: Any) -> Any:
-        statements: list[str] = []
-
-        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(statement)
-
-        event.listen(bind, "before_cursor_execute", seen)
-        try:
+        with statements_sent(bind) as statements:
             loaded, by_id = real_load(*args, **kwargs)
-        finally:
-            event.remove(bind, "before_cursor_execute", seen)
         assert not [s for s in statements if "sop_runs.state" in s]
         loaded_states.update({case_id: case.state for case_id, case in loaded.items()})
         return loaded, by_id

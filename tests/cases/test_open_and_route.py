@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_reads import (
@@ -22,7 +21,7 @@ from sopdesk.channels.email_out import compose
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, CustomerRow, SopRunRow, StepStateRow
-from tests.cases.conftest import MONDAY, events, outbox, timers
+from tests.cases.conftest import MONDAY, events, outbox, statements_sent, timers
 
 
 def open_return(session: Session, settings: Settings, **overrides: object) -> int:
@@ -74,19 +73,9 @@ def test_the_reference_goes_out_with_the_insert_on_postgresql(
 ) -> None:
     """`SD-<id>` everywhere; on PostgreSQL the id comes from the sequence first, so no
     UPDATE rewrites the new case row (and every index of the table) for it."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
     bind = library.get_bind()
-    event.listen(bind, "before_cursor_execute", seen)
-    try:
-        case_ids = [
-            open_return(library, settings, customer_email=f"r{i}@x.example") for i in (1, 2)
-        ]
-    finally:
-        event.remove(bind, "before_cursor_execute", seen)
+    with statements_sent(bind) as statements:
+        case_ids = [open_return(library, settings, customer_email=f"r{i}@x.example") for i in "ab"]
     cases = [library.get(CaseRow, case_id) for case_id in case_ids]
     assert [case.reference for case in cases if case] == [f"SD-{i}" for i in case_ids]
     assert case_ids[1] > case_ids[0]

@@ -29,7 +29,7 @@ from sopdesk.actions.sops import require_document
 from sopdesk.actions.webhook_events import queue_case_events
 from sopdesk.calendar import Calendar, default_calendar
 from sopdesk.engine import CaseState, PlannedStep, World, project
-from sopdesk.engine.conditions import case_context
+from sopdesk.engine.anchors import first_response_at
 from sopdesk.engine.state import FINISHED_STATUSES, CaseStatus, closings, resolutions
 from sopdesk.errors import Conflict, NotFound
 from sopdesk.settings import Settings
@@ -521,7 +521,7 @@ def save_state(
     resolved, closed = resolutions(state), closings(state)
     case.resolved_at = resolved[-1] if finished and resolved else None
     case.closed_at = closed[-1] if state.case.status is CaseStatus.CLOSED and closed else None
-    case.first_response_at = case_context(state)["case"]["first_response_at"]
+    case.first_response_at = first_response_at(state)
     projection = project(state, sop, calendar, now)
     case.next_due_at = projection.next_due_at
     if changed or new_run or session.is_modified(case):

@@ -44,7 +44,7 @@ from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.actions.published import Published, published_case_sops, published_version
 from sopdesk.actions.replies import do_add_note, do_reply
 from sopdesk.assist.routing import Classifier, Inquiry, RouteDecision, route
-from sopdesk.channels.email_in.threads import case_reference
+from sopdesk.channels.email_in import case_reference
 from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
 from sopdesk.store.queries import next_serial
