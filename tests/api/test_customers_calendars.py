@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sopdesk.store.tables import CaseEventRow, OutboxRow
 from tests.api.conftest import problem
 
 
@@ -141,3 +143,51 @@ def test_a_customer_s_tier_and_tags_change_and_route_their_next_case(
     long_phone = {"phone": "1" * 41}
     problem(client.patch(f"/api/v1/customers/{email}", json=long_phone, headers=agent), 422)
     problem(client.patch("/api/v1/customers/nobody@x.example", json={}, headers=agent), 404)
+
+
+def test_a_customer_s_address_changes_and_keeps_their_cases(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    """A typo fixed: same customer, same cases; the next e-mail goes to the new address."""
+    old, new = "ann.lee@customer.exmaple", "ann.lee@customer.example"
+    opened = {"customer": {"email": old, "name": "Ann Lee"}, "subject": "Question about invoices"}
+    case = client.post("/api/v1/cases", json=opened, headers=agent).json()
+    changed = client.patch(f"/api/v1/customers/{old}", json={"email": " Ann.Lee@Customer.Example "},
+                           headers=agent)  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["email"] == new
+    problem(client.get(f"/api/v1/customers/{old}", headers=agent), 404)
+    history = client.get(f"/api/v1/customers/{new}", headers=agent).json()
+    assert history["id"] == changed.json()["id"]
+    assert [c["reference"] for c in history["cases"]] == [case["reference"]]
+    [update] = [e for e in history["events"] if e["kind"] == "customer.updated"]
+    assert update["data"]["changes"] == {"email": [old, new]}
+
+    reply = client.post(f"/api/v1/cases/{case['reference']}/replies",
+                        json={"text": "Here is the invoice."}, headers=agent)  # fmt: skip
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["to_addresses"] == [new]
+    payloads = library.scalars(select(OutboxRow.payload).where(OutboxRow.case_id == case["id"]))
+    [queued] = [p for p in payloads if p["message_row_id"] == reply.json()["id"]]
+    assert [to["address"] for to in queued["to"]] == [new]
+
+    again = client.post("/api/v1/cases", json={**opened, "customer": {"email": new}}, headers=agent)
+    assert again.json()["customer"]["id"] == changed.json()["id"]  # no second customer
+
+
+def test_an_address_belongs_to_one_customer(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    for email in ("bo@customer.example", "cy@customer.example"):
+        client.post("/api/v1/customers", json={"email": email}, headers=agent)
+    taken = client.patch("/api/v1/customers/bo@customer.example",
+                         json={"email": "CY@customer.example"}, headers=agent)  # fmt: skip
+    assert "cy@customer.example" in problem(taken, 409)["detail"]
+    not_an_address = {"email": "bo at customer.example"}
+    problem(client.patch("/api/v1/customers/bo@customer.example", json=not_an_address,
+                         headers=agent), 422)  # fmt: skip
+    same = client.patch("/api/v1/customers/bo@customer.example",
+                        json={"email": "bo@customer.example"}, headers=agent)  # fmt: skip
+    assert same.status_code == 200
+    events = library.scalars(select(CaseEventRow).where(CaseEventRow.kind == "customer.updated"))
+    assert list(events) == []  # nothing changed, nothing logged

@@ -71,3 +71,19 @@ def test_update_changes_tier_and_tags_and_refuses_nonsense(initialised: Runner) 
     assert empty_tier.code == 1 and "a tier cannot be empty" in empty_tier.err
     unknown = cli("customer", "update", "nobody@customer.example", "--tier", "gold")
     assert unknown.code == 1 and "no customer" in unknown.err
+
+
+def test_update_changes_the_address_and_keeps_the_customer(initialised: Runner) -> None:
+    cli = initialised
+    assert cli("customer", "add", "lee@customer.exmaple").code == 0
+    assert cli("customer", "add", "mo@customer.example").code == 0
+    moved = cli("customer", "update", "lee@customer.exmaple", "--email", "Lee@Customer.Example",
+                "--format", "json")  # fmt: skip
+    assert moved.code == 0, moved.err
+    assert json.loads(moved.out)["email"] == "lee@customer.example"
+    gone = cli("customer", "update", "lee@customer.exmaple", "--tier", "gold")
+    assert gone.code == 1 and "no customer" in gone.err
+    taken = cli("customer", "update", "lee@customer.example", "--email", "mo@customer.example")
+    assert taken.code == 1 and "has the e-mail address mo@customer.example already" in taken.err
+    bad = cli("customer", "update", "lee@customer.example", "--email", "lee")
+    assert bad.code == 1 and "is not an e-mail address" in bad.err

@@ -92,6 +92,31 @@ def test_changing_tier_and_tags_is_saved_and_logged(world: World, client_for: Cl
     assert len(events) == 1
 
 
+def test_changing_the_address_keeps_the_customer_and_refuses_another_s(
+    world: World, client_for: ClientFor
+) -> None:
+    dana = _customer(world, "dana@example.com")
+    _customer(world, "fox@example.com")
+    agent = client_for("agent")
+    page = agent.get(f"/customers/{dana.id}")
+    assert (
+        'name="email" type="email" maxlength="320" required value="dana@example.com"' in page.text
+    )
+    fields = {"email": "Dana.Scully@example.com", "name": "", "phone": "", "tier": "standard",
+              "tags": ""}  # fmt: skip
+    saved = agent.post_form(f"/customers/{dana.id}", fields)
+    assert saved.headers["location"] == f"/customers/{dana.id}?done=saved"
+    assert _customer(world, "dana.scully@example.com").id == dana.id
+    shown = agent.get(saved.headers["location"]).text
+    assert "email dana@example.com → dana.scully@example.com" in shown
+    taken = agent.post_form(f"/customers/{dana.id}", {**fields, "email": "fox@example.com"})
+    assert taken.status_code == 409
+    assert "has the e-mail address fox@example.com already" in taken.text
+    assert 'value="fox@example.com"' in taken.text  # what was typed is kept to fix
+    empty = agent.post_form(f"/customers/{dana.id}", {**fields, "email": " "})
+    assert empty.status_code == 422 and "is not an e-mail address" in empty.text
+
+
 def test_adding_a_customer_starts_onboarding(
     library_world: World, library_client_for: ClientFor
 ) -> None:

@@ -1,9 +1,16 @@
-"""Changing a customer's details: name, phone, tier and tags.
+"""Changing a customer's details: e-mail address, name, phone, tier and tags.
 
 Tier and tags decide routing (an SOP's `customer_tags`, `customer.tier` in `when`
 conditions) for the cases the customer opens from then on; cases already open keep the
-SOP they run. The e-mail address is the customer's identity and is not changed here.
-Every change is a `customer.updated` event naming who changed what, from and to.
+SOP they run. Every change is a `customer.updated` event naming who changed what, from
+and to.
+
+A new e-mail address (a typo fixed, a customer who moved) keeps the customer's id, cases
+and history; the e-mails composed from then on go to it. An address belongs to one
+customer: taking another customer's is a `Conflict`. E-mails already queued keep the
+address they were written to, and a new message from the old address opens a case for a
+new customer, unless it answers one of this customer's cases (it threads onto it, as
+the old address is on the case's messages).
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, log_event
-from sopdesk.actions.customers import customer_by_key, split_name
-from sopdesk.errors import InvalidInput
+from sopdesk.actions.customers import customer_by_key, find_customer, normalise_email, split_name
+from sopdesk.errors import Conflict, InvalidInput
 from sopdesk.store.tables import CustomerRow
 
 MAX_NAME = 200
@@ -32,6 +39,7 @@ MAX_TAGS = 50
 class CustomerChange:
     """The details to set; None leaves a detail as it is (an empty phone clears it)."""
 
+    email: str | None = None
     name: str | None = None
     phone: str | None = None
     tier: str | None = None
@@ -41,6 +49,8 @@ class CustomerChange:
 def clean_change(change: CustomerChange) -> dict[str, Any]:
     """The change as column values, checked; raises `InvalidInput` naming the fix."""
     values: dict[str, Any] = {}
+    if change.email is not None:
+        values["email"] = normalise_email(change.email)
     if change.name is not None:
         values["name"] = _bounded(change.name.strip(), MAX_NAME, "a name")
     if change.phone is not None:
@@ -90,7 +100,8 @@ def do_update_customer(
     now: datetime | None = None,
 ) -> UpdatedCustomer:
     """Set the customer's details (by id or e-mail); a change that changes nothing
-    logs nothing."""
+    logs nothing. Two changes racing for one address: the unique index lets one commit,
+    the other is a `Conflict` (`atomic_case`)."""
     moment = resolve_now(now)
     values = clean_change(change)
     row = customer_by_key(session, customer)
@@ -101,6 +112,11 @@ def do_update_customer(
     }
     if not changed:
         return UpdatedCustomer(row, ())
+    if "email" in changed and (holder := find_customer(session, values["email"])) is not None:
+        raise Conflict(
+            f"customer {holder.id} has the e-mail address {holder.email} already",
+            hint="an address belongs to one customer; change theirs first",
+        )
     for column, (_, value) in changed.items():
         setattr(row, column, value)
     if "name" in changed:

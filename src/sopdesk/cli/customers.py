@@ -59,6 +59,9 @@ def add_command(
 @customer_app.command("update")
 def update_command(
     customer: Annotated[str, typer.Argument(help="The customer's id or e-mail address.")],
+    email: Annotated[
+        str | None, typer.Option("--email", help="A new e-mail address; not another's.")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="A new tier, e.g. gold.")] = None,
     tags: Annotated[
@@ -70,11 +73,17 @@ def update_command(
     ] = None,
     fmt: Format = FORMAT,
 ) -> None:
-    """Change a customer's details; tier and tags route their next cases."""
+    """Change a customer's details; tier and tags route their next cases.
+
+    A new address keeps the customer's cases and history."""
     if tags and no_tags:
         raise InvalidInput("give --tag or --no-tags, not both")
     change = CustomerChange(
-        name=name, phone=phone, tier=tier, tags=[] if no_tags else (list(tags) if tags else None)
+        email=email,
+        name=name,
+        phone=phone,
+        tier=tier,
+        tags=[] if no_tags else (list(tags) if tags else None),
     )
     with open_session() as session:
         row = do_update_customer(session, customer_key(customer), change, by="cli").customer

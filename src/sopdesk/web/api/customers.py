@@ -110,11 +110,14 @@ def add_customer(
 def update_customer(
     customer: CustomerKey, body: m.CustomerPatch, who: CustomerWriter, session: DbSession
 ) -> m.CustomerOut:
-    """Change the name, phone, tier or tags; fields left out stay as they are. Tier and
-    tags route the customer's next cases (an SOP's `customer_tags`, `customer.tier`);
-    open cases keep their SOP. Each change is a `customer.updated` event."""
+    """Change the e-mail address, name, phone, tier or tags; fields left out stay as they
+    are. Tier and tags route the customer's next cases (an SOP's `customer_tags`,
+    `customer.tier`); open cases keep their SOP. A new address keeps the customer's
+    cases and history; one that is another customer's is refused with 409. Each change
+    is a `customer.updated` event."""
     sent = body.model_fields_set
     change = CustomerChange(
+        email=body.email if "email" in sent else None,
         name=body.name if "name" in sent else None,
         phone=(body.phone or "") if "phone" in sent else None,
         tier=body.tier if "tier" in sent else None,

@@ -105,8 +105,11 @@ class CustomerNew(CustomerIn):
 
 class CustomerPatch(BaseModel):
     """The details to change; a field left out stays as it is. `tags` replaces the list;
-    an empty `phone` clears it. The e-mail address cannot change."""
+    an empty `phone` clears it. A new `email` must not be another customer's."""
 
+    email: Text | None = Field(
+        None, min_length=3, max_length=320, examples=["ann.lee@customer.example"]
+    )
     name: Text | None = Field(None, max_length=200, examples=["Ann Lee"])
     phone: Text | None = Field(None, max_length=40, examples=["+44 20 7946 0000"])
     tier: Text | None = Field(None, min_length=1, max_length=40, examples=["gold"])

@@ -1,6 +1,6 @@
 """Customers: the list (search by name or e-mail), one customer's page — details, tier
 and tags, purchases, every case and what happened to them — and the forms to add a
-customer, change their details and record a purchase.
+customer, change their details (their e-mail address too) and record a purchase.
 
 Adding a customer starts the SOPs triggered by `customer_created` (onboarding) and a
 purchase those triggered by `purchase` whose condition holds (loyalty recognition), as
@@ -107,7 +107,9 @@ def add_customer(
     tier: FormText = "standard",
     tags: FormText = "",
 ) -> Response:
-    values = {"email": email, "name": name, "phone": phone, "tier": tier, "tags": tags}
+    values = {"name": name, "phone": phone, "tier": tier, "tags": tags}
+    if email is not None:
+        values["email"] = email
     if not valid_email(email):
         error = "Enter the customer's e-mail address, like name@example.com."
         return _new_form(request, me, values, error, 422)
@@ -187,17 +189,14 @@ def _customer_page(
         sops = "an SOP" if started == 1 else f"{started} SOPs"
         message += f" It started {sops}; the cases it opened are listed below."
     customer = context["customer"]
-    context |= {
-        "done": message,
-        "error": error,
-        "values": values
-        or {
-            "name": customer.name,
-            "phone": customer.phone or "",
-            "tier": customer.tier,
-            "tags": ", ".join(customer.tags or []),
-        },
+    shown = {
+        "email": customer.email,
+        "name": customer.name,
+        "phone": customer.phone or "",
+        "tier": customer.tier,
+        "tags": ", ".join(customer.tags or []),
     }
+    context |= {"done": message, "error": error, "values": shown | (values or {})}
     return ui_page(request, "ui/customer.html", me, context, status)
 
 
@@ -220,19 +219,23 @@ def edit_customer(
     session: DbSession,
     me: CustomerWriter,
     customer_id: int,
+    email: Annotated[str | None, Form()] = None,  # left out: unchanged
     name: FormText = "",
     phone: FormText = "",
     tier: FormText = "",
     tags: FormText = "",
 ) -> Response:
     values = {"name": name, "phone": phone, "tier": tier, "tags": tags}
-    change = CustomerChange(name=name, phone=phone, tier=tier, tags=tags_of(tags))
+    if email is not None:
+        values["email"] = email
+    change = CustomerChange(email=email, name=name, phone=phone, tier=tier, tags=tags_of(tags))
     try:
         updated = do_update_customer(session, customer_id, change, by=me.email)
-    except InvalidInput as exc:
+    except (InvalidInput, Conflict) as exc:
         session.rollback()
+        status = 409 if isinstance(exc, Conflict) else 422
         return _customer_page(
-            request, session, me, customer_id, error=exc.message, values=values, status=422
+            request, session, me, customer_id, error=exc.message, values=values, status=status
         )
     done = "saved" if updated.changed else "unchanged"
     return back_to(f"/customers/{customer_id}?done={done}")
