@@ -13,13 +13,14 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -200,3 +201,18 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Runner:
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+@contextmanager
+def statements_sent(bind: Engine | Connection) -> Iterator[list[str]]:
+    """The SQL statements sent on `bind` while the block runs, in order."""
+    sent: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)

@@ -7,12 +7,10 @@ explicit: actions take `now`; `fire_due` does the worker's job up to an instant.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, event, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.intake import do_receive_email
@@ -26,21 +24,6 @@ MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 SUPPORT = "support@shop.example"
 LEAD = "lead@shop.example"
-
-
-@contextmanager
-def statements_sent(bind: Engine | Connection) -> Iterator[list[str]]:
-    """The SQL statements sent on `bind` while the block runs, in order."""
-    sent: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        sent.append(statement)
-
-    event.listen(bind, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(bind, "before_cursor_execute", seen)
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from sopdesk.actions.timers import do_fire_timer, do_fire_timers
 from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, MessageRow, SopRunRow, StepStateRow, TimerRow
-from tests.cases.conftest import MONDAY, events, outbox, statements_sent, timers
+from tests.cases.conftest import MONDAY, events, outbox, timers
+from tests.conftest import statements_sent
 
 INQUIRIES = (
     ("I want a refund", "The shoes do not fit, please refund me."),

@@ -1,8 +1,10 @@
 """`one_of`: an id list as one parameter, the same statement text whatever its length;
-`append_rows`: bulk appends (COPY on PostgreSQL); `next_serial`: an id before the INSERT."""
+`append_rows`: bulk appends (COPY on PostgreSQL); `next_serial`: an id before the INSERT;
+`insert_loaded`: a row written without the unit of work."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +13,9 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from sopdesk.store.queries import append_rows, next_serial, one_of
+from sopdesk.store.queries import append_rows, insert_loaded, next_serial, one_of
 from sopdesk.store.tables import CaseEventRow, CustomerRow
+from tests.conftest import statements_sent
 
 
 @pytest.fixture
@@ -75,18 +78,62 @@ def test_append_rows_refuses_a_naive_instant(session: Session, now: Any) -> None
     assert session.scalar(select(CaseEventRow.id)) is None
 
 
-def test_next_serial_hands_out_the_ids_the_inserts_would_on_postgresql(
+def test_next_serial_hands_out_the_id_the_insert_takes(
     session: Session, engine: Engine, customers: list[int], now: Any
 ) -> None:
     table = CustomerRow.__table__
     taken = next_serial(session, table)
-    if engine.dialect.name != "postgresql":
-        assert taken is None  # SQLite: the INSERT gives the id
-        return
-    assert taken is not None and taken > max(customers)
+    assert taken > max(customers)
     session.add(CustomerRow(id=taken, email="taken@shop.example", created_at=now, updated_at=now))
     session.flush()
     after = CustomerRow(email="after@shop.example", created_at=now, updated_at=now)
     session.add(after)
     session.flush()
-    assert after.id > taken  # the sequence moved on: an id taken first is never reused
+    assert after.id > taken  # never handed out twice
+    assert next_serial(session, table) > after.id
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_next_serial_on_sqlite_is_read_under_the_write_lock(
+    session: Session, engine: Engine, customers: list[int]
+) -> None:
+    """Another writer cannot insert between the read and the caller's INSERT."""
+    next_serial(session, CustomerRow.__table__)
+    other = sqlite3.connect(str(engine.url.database), timeout=0.05, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        session.rollback()
+        other.execute("BEGIN IMMEDIATE")  # free again once the transaction ends
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def _customer_values(email: str, now: Any) -> dict[str, Any]:
+    return {"email": email, "name": "Ann Lee", "first_name": "Ann", "last_name": "Lee",
+            "phone": None, "tier": "gold", "tags": ["vip"], "purchases": 2,
+            "created_at": now, "updated_at": now, "unsubscribed_at": None}  # fmt: skip
+
+
+def test_insert_loaded_gives_a_loaded_row_that_later_changes_update(
+    session: Session, engine: Engine, now: Any
+) -> None:
+    with statements_sent(engine) as sent:
+        row = insert_loaded(session, CustomerRow, _customer_values("ann@shop.example", now))
+        assert (row.id, row.tags, row.tier, row.unsubscribed_at) == (row.id, ["vip"], "gold", None)
+        assert session.get(CustomerRow, row.id) is row
+    assert [s.split()[0] for s in sent] == ["INSERT"]  # nothing read back
+    row.tier = "platinum"
+    session.commit()
+    session.expire_all()
+    stored = session.scalars(select(CustomerRow.tier).where(CustomerRow.id == row.id)).one()
+    assert stored == "platinum"
+
+
+def test_insert_loaded_refuses_values_that_leave_a_column_out(session: Session, now: Any) -> None:
+    values = _customer_values("bo@shop.example", now)
+    del values["phone"]
+    with pytest.raises(ValueError, match=r"every column of customers: \['phone'\]"):
+        insert_loaded(session, CustomerRow, values)
+    assert session.scalar(select(CustomerRow.id)) is None

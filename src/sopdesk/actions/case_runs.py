@@ -48,6 +48,7 @@ from sopdesk.engine.state import FINISHED_STATUSES, CaseStatus, StatusChange
 from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from sopdesk.store.codec import encode_state
+from sopdesk.store.queries import insert_loaded
 from sopdesk.store.tables import CaseRow, MessageRow, RunStatus, SopRunRow, SopVersion
 
 Transition = Callable[[CaseState, World], Outcome]
@@ -110,16 +111,18 @@ def _start_sop_run(
         message = Message(str(first_message.id), MessageKind.INBOUND, first_message.created_at)
         outcome = add_message(state, World(sop, calendar, now), message)
         state, decisions = outcome.state, [*decisions, *outcome.decisions]
-    run = SopRunRow(
-        case_id=case.id,
-        sop_version_id=version.id,
-        state=encode_state(state),  # save_state below finds it unchanged
-        started_at=now,
-        status=RunStatus.ACTIVE.value,
-        updated_at=now,
+    run = insert_loaded(
+        session,
+        SopRunRow,
+        {
+            "case_id": case.id,
+            "sop_version_id": version.id,
+            "state": encode_state(state),  # save_state below finds it unchanged
+            "started_at": now,
+            "status": RunStatus.ACTIVE.value,
+            "updated_at": now,
+        },
     )
-    session.add(run)
-    session.flush()
     case.sop_id, case.group_name = sop.id, None
     loaded = LoadedCase(case, case.customer, settings, run, sop, calendar, state)
     loaded.version, loaded.known = version.version, known

@@ -38,7 +38,7 @@ from sopdesk.actions.case_changes import (
 )
 from sopdesk.actions.case_runs import do_retime_open_cases, do_start_sop, start_sop_run
 from sopdesk.actions.case_state import atomic_case, buffered_events, front_matter, log_event
-from sopdesk.actions.context import KnownConversation
+from sopdesk.actions.context import KnownConversation, buffered_outbox
 from sopdesk.actions.customers import ensure_customer
 from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.actions.published import Published, published_case_sops, published_version
@@ -47,7 +47,7 @@ from sopdesk.assist.routing import Classifier, Inquiry, RouteDecision, route
 from sopdesk.channels.email_in import case_reference
 from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
-from sopdesk.store.queries import next_serial
+from sopdesk.store.queries import insert_loaded, next_serial
 from sopdesk.store.tables import CaseRow, CaseStatusValue, Priority, SopVersion
 
 __all__ = [
@@ -161,10 +161,11 @@ def open_case(
     customer, the case and its first message get their ids from explicit flushes; the
     SOP library, calendars and a new case's timers and outbox are not written here), so
     the case's later changes go out together in the final flush as one UPDATE instead
-    of one flush per query. Its events are written in one statement.
+    of one flush per query. Its events are written in one statement, and its outbox
+    rows (nothing reads them back: a new case has no keys to compare) in another.
     """
     _check(request)
-    with buffered_events(session), session.no_autoflush:
+    with buffered_events(session), buffered_outbox(session), session.no_autoflush:
         return _open_case(session, request, now, settings, classifier)
 
 
@@ -179,45 +180,39 @@ def _open_case(
         session, request.customer_email, request.customer_name, now
     )
     opened = request.opened_at or now
-    case = CaseRow(
-        customer_id=customer.id,
-        subject=request.subject.strip()[:500],
-        channel=request.channel,
-        case_type=request.case_type,
-        status=CaseStatusValue.NEW.value,
-        priority=request.priority,
-        fields=dict(request.fields),
-        tags=list(request.tags),
-        route={},
-        # unset columns are written as NULL but not known to the ORM as such; naming
-        # them spares an UPDATE when the run sets them to None again
-        assignee=None,
-        group_name=None,
-        sop_id=None,
-        first_response_at=None,
-        resolved_at=None,
-        closed_at=None,
-        next_due_at=None,
-        opened_at=opened,
-        reopen_count=0,
-        updated_at=now,
-        external_source=request.external_source,
-        external_id=request.external_id,
-    )
+    values: dict[str, Any] = {
+        "customer_id": customer.id,
+        "subject": request.subject.strip()[:500],
+        "channel": request.channel,
+        "case_type": request.case_type,
+        "status": CaseStatusValue.NEW.value,
+        "priority": request.priority,
+        "fields": dict(request.fields),
+        "tags": list(request.tags),
+        "assignee": None,
+        "group_name": None,
+        "sop_id": None,
+        "first_response_at": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "next_due_at": None,
+        "opened_at": opened,
+        "reopen_count": 0,
+        "updated_at": now,
+        "external_source": request.external_source,
+        "external_id": request.external_id,
+    }
     # Routed before the insert, so the route, type and group go out with the INSERT.
-    version = _choose_sop(session, case, request, customer, classifier)
+    version = _choose_sop(session, values, request, customer, classifier)
     if version is not None and request.start_sop:  # as start_sop_run sets it
-        case.sop_id = (version.meta if isinstance(version, Published) else front_matter(version)).id
-    # On PostgreSQL the id comes from the sequence first, so the reference goes out with
-    # the INSERT: written afterwards, it is an UPDATE of a uniquely indexed column that
-    # adds an entry to every index of the table. Elsewhere the INSERT gives the id.
-    preset = next_serial(session, CaseRow.__table__)
-    if preset is not None:
-        case.id, case.reference = preset, case_reference(preset)
-    session.add(case)
-    session.flush()
-    if preset is None:
-        case.reference = case_reference(case.id)
+        meta = version.meta if isinstance(version, Published) else front_matter(version)
+        values["sop_id"] = meta.id
+    # The id is known first, so the reference goes out with the INSERT: written
+    # afterwards, it is an UPDATE of a uniquely indexed column that adds an entry to
+    # every index of the table.
+    values["id"] = next_serial(session, CaseRow.__table__)
+    values["reference"] = case_reference(values["id"])
+    case = insert_loaded(session, CaseRow, values)
     message = request.message or (NewMessage(text=request.body) if request.body else None)
     first = store_message(session, case, message, at=opened) if message else None
     log_event(
@@ -262,36 +257,37 @@ def _check(request: CaseRequest) -> None:
 
 def _choose_sop(
     session: Session,
-    case: CaseRow,
+    case: dict[str, Any],
     request: CaseRequest,
     customer: Any,
     classifier: Classifier | None,
 ) -> SopVersion | Published | None:
-    """The published SOP version the case runs, recording why in `case.route`.
+    """The published SOP version the case runs, recording why in its `route`.
 
-    Runs before the case is inserted (it has no id yet): the caller logs `case.routed`.
+    Runs on the new case's column values, before it is inserted (it has no id yet): the
+    caller logs `case.routed`.
     """
     if request.sop_id is not None:
         version = published_version(session, request.sop_id)
         manual = {"source": "manual", "sop_id": request.sop_id, "explain": "chosen by hand"}
-        case.route = dict(request.route or manual)
+        case["route"] = dict(request.route or manual)
         return version
     sops = published_case_sops(session)
     inquiry = Inquiry(
-        channel=case.channel,
-        subject=case.subject,
+        channel=case["channel"],
+        subject=case["subject"],
         body=request.body or _text(request),
         customer_tags=tuple(customer.tags or ()),
         customer_tier=customer.tier,
-        fields=dict(case.fields),
+        fields=dict(case["fields"]),
         case_type=request.case_type,
-        tags=tuple(case.tags),
+        tags=tuple(case["tags"]),
     )
     decision = route(inquiry, [meta for meta, _ in sops], classifier)
-    case.route = route_document(decision)
-    case.case_type = decision.case_type or case.case_type
+    case["route"] = route_document(decision)
+    case["case_type"] = decision.case_type or case["case_type"]
     if decision.sop_id is None:
-        case.group_name = TRIAGE_GROUP
+        case["group_name"] = TRIAGE_GROUP
         return None
     return next(version for meta, version in sops if meta.id == decision.sop_id)
 

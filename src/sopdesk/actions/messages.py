@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.channels.email_in import Attachment
 from sopdesk.errors import InvalidInput
+from sopdesk.store.queries import insert_loaded
 from sopdesk.store.tables import AttachmentRow, CaseRow, MessageKindValue, MessageRow
 
 MB = 1024 * 1024
@@ -73,30 +74,33 @@ class NewMessage:
 def store_message(
     session: Session, case: CaseRow, message: NewMessage, *, at: datetime
 ) -> MessageRow:
-    """The message row (flushed, so it has an id) and its attachments."""
+    """The message row (written, so it has an id) and its attachments."""
     customer = case.customer
     inbound = message.kind == MessageKindValue.INBOUND.value
-    row = MessageRow(
-        case_id=case.id,
-        kind=message.kind,
-        author=message.author or (customer.email if inbound else None),
-        from_address=message.from_address or (customer.email if inbound else None),
-        to_addresses=list(message.to_addresses),
-        cc_addresses=list(message.cc_addresses),
-        subject=(message.subject if message.subject is not None else case.subject)[:500],
-        text=message.text,
-        full_text=message.full_text,
-        html=message.html,
-        raw=message.raw,
-        message_id=message.message_id,
-        in_reply_to=message.in_reply_to,
-        references=list(message.references),
-        auto_reply=message.auto_reply,
-        automated=False,
-        created_at=at,
-    )
-    if message.attachments:  # a new row's collection is left untouched otherwise
-        row.attachments.extend(attachment_row(attachment) for attachment in message.attachments)
+    values = {
+        "case_id": case.id,
+        "kind": message.kind,
+        "author": message.author or (customer.email if inbound else None),
+        "from_address": message.from_address or (customer.email if inbound else None),
+        "to_addresses": list(message.to_addresses),
+        "cc_addresses": list(message.cc_addresses),
+        "subject": (message.subject if message.subject is not None else case.subject)[:500],
+        "text": message.text,
+        "full_text": message.full_text,
+        "html": message.html,
+        "raw": message.raw,
+        "message_id": message.message_id,
+        "in_reply_to": message.in_reply_to,
+        "references": list(message.references),
+        "auto_reply": message.auto_reply,
+        "automated": False,
+        "created_at": at,
+        "sent_at": None,
+    }
+    if not message.attachments:
+        return insert_loaded(session, MessageRow, values)
+    row = MessageRow(**values)
+    row.attachments.extend(attachment_row(attachment) for attachment in message.attachments)
     session.add(row)
     session.flush()
     return row

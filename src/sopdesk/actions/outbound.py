@@ -42,6 +42,7 @@ from sopdesk.engine import SendTemplate
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
+from sopdesk.store.queries import insert_loaded
 from sopdesk.store.tables import (
     AttachmentRow,
     CaseRow,
@@ -149,27 +150,33 @@ def queue_case_email(
     """
     thread = thread or thread_for(session, case.id)
     customer: CustomerRow = case.customer
-    message = MessageRow(
-        case_id=case.id,
-        kind=MessageKindValue.OUTBOUND.value,
-        author=author,
-        from_address=settings.support_address,
-        to_addresses=[customer.email],
-        cc_addresses=[],
-        subject=subject,
-        text=text,
-        html=html,
-        message_id=own_message_id(settings, key),
-        in_reply_to=thread.in_reply_to,
-        references=list(thread.references),
-        auto_reply=False,
-        automated=automatic,
-        created_at=now,
-    )
-    if files:  # a new message's collection is left untouched otherwise: the flush skips it
+    values = {
+        "case_id": case.id,
+        "kind": MessageKindValue.OUTBOUND.value,
+        "author": author,
+        "from_address": settings.support_address,
+        "to_addresses": [customer.email],
+        "cc_addresses": [],
+        "subject": subject,
+        "text": text,
+        "full_text": None,
+        "html": html,
+        "raw": None,
+        "message_id": own_message_id(settings, key),
+        "in_reply_to": thread.in_reply_to,
+        "references": list(thread.references),
+        "auto_reply": False,
+        "automated": automatic,
+        "created_at": now,
+        "sent_at": None,
+    }
+    if files:
+        message = MessageRow(**values)
         message.attachments.extend(attachment_row(file) for file in files)
-    session.add(message)
-    session.flush()
+        session.add(message)
+        session.flush()
+    else:
+        message = insert_loaded(session, MessageRow, values)
     payload = email_payload(
         key=key,
         subject=subject,
