@@ -495,6 +495,29 @@ def test_sequence_links_name_their_sop() -> None:
     }
 
 
+def test_links_are_signed_when_first_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message that names no survey link signs none; configured links win."""
+    signed: list[str] = []
+
+    def counting(secret: Any, purpose: str, *args: Any) -> str:
+        signed.append(purpose)
+        return sign_link(secret, purpose, *args)
+
+    monkeypatch.setattr("sopdesk.actions.context.sign_link", counting)
+    settings = Settings(secret_key=SECRET, public_base_url="http://testserver",
+                        template_links={"return_label": "https://labels.example/new"})  # fmt: skip
+    links = case_links(settings, "SD-7", utcnow())
+    assert signed == ["case"]  # the case page: every message's `case.url`
+    assert set(links) == {"case", "reply", "return_label", "survey", "review", "unsubscribe"}
+    assert "survey" in links and "nothing" not in links and signed == ["case"]
+    assert links["nothing"] == links["case"]  # a name nobody configured: the case page
+    assert links["survey"] == links["survey"] and signed == ["case", "survey"]  # signed once
+    assert links["return_label"] == "https://labels.example/new"
+    fixed = case_links(settings.model_copy(update={"review_url": "https://r.example"}), "SD-7",
+                       utcnow())  # fmt: skip
+    assert fixed["review"] == "https://r.example" and "review" not in signed
+
+
 def test_the_customer_opens_the_files_of_their_conversation_and_no_others(world: World) -> None:
     import hashlib
 

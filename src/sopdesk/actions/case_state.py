@@ -129,14 +129,19 @@ _CALENDARS: dict[tuple[str, str], Calendar] = {}
 _FRONT_MATTER: dict[tuple[int, str], FrontMatter] = {}
 
 
+_CALENDAR = select(CalendarRow.name, CalendarRow.config).where(
+    CalendarRow.name == bindparam("name")
+)
+"""Built once; two columns: no ORM object to build."""
+
+
 def calendar_for(session: Session, sop: FrontMatter, settings: Settings) -> Calendar:
     """The SOP's calendar as stored; the built-in default (business timezone) otherwise.
 
     Calendars are values: one built from the same configuration is reused, with the
     opening-hours tables it has already computed.
     """
-    query = select(CalendarRow.name, CalendarRow.config).where(CalendarRow.name == sop.calendar)
-    row = session.execute(query).first()  # two columns: no ORM object to build
+    row = session.execute(_CALENDAR, {"name": sop.calendar}).first()
     if row is None:
         return _default_calendar(settings.timezone)
     name, config = row

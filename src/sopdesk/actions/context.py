@@ -12,7 +12,7 @@ documented in docs/cases.md ("The outbox payload").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,19 +45,41 @@ from sopdesk.store.tables import (
 TEAM_NAME = "The support team"
 
 
-class Links(dict[str, str]):
+class Links(Mapping[str, str]):
     """`links.<name>`: the named links, and the case page for a name nobody configured.
 
     A template may name any link (`links.return_label`); an unconfigured one points the
-    customer at their case page instead of failing the send.
+    customer at their case page instead of failing the send. The signed ones are signed
+    when a template first names them: most messages name one or two of them, or none.
     """
 
-    def __init__(self, known: Mapping[str, str], fallback: str) -> None:
-        super().__init__(known)
+    def __init__(
+        self,
+        known: Mapping[str, str],
+        fallback: str,
+        signed: Mapping[str, Callable[[], str]] | None = None,
+    ) -> None:
+        self._known = dict(known)
+        self._unsigned = {k: sign for k, sign in (signed or {}).items() if k not in known}
         self.fallback = fallback
 
-    def __missing__(self, key: str) -> str:
-        return self.fallback
+    def __getitem__(self, key: str) -> str:
+        found = self._known.get(key)
+        if found is None:
+            sign = self._unsigned.pop(key, None)
+            if sign is None:
+                return self.fallback
+            found = self._known[key] = sign()
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known or key in self._unsigned
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._known, *self._unsigned])
+
+    def __len__(self) -> int:
+        return len(self._known) + len(self._unsigned)
 
 
 @dataclass(frozen=True)
@@ -125,20 +147,19 @@ def case_links(
     if not reference:
         payload = {"customer": customer_id, **({"sop": sop_id} if sop_id else {})}
 
-    def signed(purpose: str) -> str:
-        token = sign_link(settings.secret_key, purpose, payload, now, ttl)
-        return link_url(settings.public_base_url, purpose, token)
+    def signer(purpose: str) -> Callable[[], str]:
+        def signed() -> str:
+            token = sign_link(settings.secret_key, purpose, payload, now, ttl)
+            return link_url(settings.public_base_url, purpose, token)
 
-    page = signed("case")
-    known = {
-        "survey": signed("survey"),
-        "review": settings.review_url or signed("review"),
-        "case": page,
-        "reply": page,
-        "unsubscribe": signed("unsubscribe"),
-        **settings.template_links,
-    }
-    return Links(known, page)
+        return signed
+
+    page = signer("case")()
+    known = {"case": page, "reply": page, **settings.template_links}
+    if settings.review_url:
+        known.setdefault("review", settings.review_url)
+    lazy = {purpose: signer(purpose) for purpose in ("survey", "review", "unsubscribe")}
+    return Links(known, page, lazy)
 
 
 def case_context(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -41,8 +41,12 @@ def split_name(name: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))
 
 
+_BY_EMAIL = select(CustomerRow).where(CustomerRow.email == bindparam("email"))
+"""Built once: every case that arrives looks its customer up."""
+
+
 def find_customer(session: Session, email: str) -> CustomerRow | None:
-    return session.scalar(select(CustomerRow).where(CustomerRow.email == normalise_email(email)))
+    return session.scalar(_BY_EMAIL, {"email": normalise_email(email)})
 
 
 def get_customer(session: Session, customer_id: int) -> CustomerRow:
@@ -105,7 +109,8 @@ def ensure_customer(
             "updated_at": now,
             "unsubscribed_at": None,
         }
-        new_id = session.execute(_insert_unless_exists(session, values)).scalar()
+        dialect = "postgresql" if is_postgres(session) else "sqlite"
+        new_id = session.execute(_insert_unless_exists(dialect), values).scalar()
         if new_id is not None:
             # Every column is known: the row joins the session as loaded, not re-read.
             found = CustomerRow(id=new_id, **values)
@@ -121,15 +126,17 @@ def ensure_customer(
     return found, False
 
 
-def _insert_unless_exists(session: Session, values: dict[str, Any]) -> Any:
+@cache
+def _insert_unless_exists(dialect: str) -> Insert:
     """INSERT … ON CONFLICT (email) DO NOTHING: of two transactions creating the same
     new customer at once, the second waits for the first and then finds its row,
     instead of failing on the unique e-mail. It returns the new id, or no row when the
-    customer existed (the driver's row count is not reliable here)."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    customer existed (the driver's row count is not reliable here). Built once per
+    database kind; the values go as parameters."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = CustomerRow.__table__
-    statement = insert(table).values(**values)
-    return statement.on_conflict_do_nothing(index_elements=[table.c.email]).returning(table.c.id)
+    statement = insert(table).on_conflict_do_nothing(index_elements=[table.c.email])
+    return statement.returning(table.c.id)
 
 
 def engine_customer(row: CustomerRow) -> Customer:

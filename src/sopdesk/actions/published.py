@@ -25,19 +25,22 @@ class Published:
     meta: FrontMatter
 
 
+_IN_FORCE = (
+    select(SopVersion.id, SopVersion.version, SopVersion.content_hash)
+    .join(Sop, Sop.id == SopVersion.sop_id)
+    .where(SopVersion.version == Sop.published_version, SopVersion.status == PUBLISHED.value)
+    .order_by(SopVersion.sop_id)
+)
+"""Built once: every case that arrives reads the versions in force."""
+
+
 def published_sops(session: Session) -> list[tuple[FrontMatter, Published]]:
     """Every SOP's version in force, with its front matter, by SOP id.
 
     Reads only ids and hashes; the front matter of a published text is parsed once.
     """
-    query = (
-        select(SopVersion.id, SopVersion.version, SopVersion.content_hash)
-        .join(Sop, Sop.id == SopVersion.sop_id)
-        .where(SopVersion.version == Sop.published_version, SopVersion.status == PUBLISHED.value)
-        .order_by(SopVersion.sop_id)
-    )
     found = []
-    for version_id, number, content_hash in session.execute(query):
+    for version_id, number, content_hash in session.execute(_IN_FORCE):
         meta = pinned_front_matter(session, version_id, content_hash)
         found.append((meta, Published(version_id, number, content_hash, meta)))
     return found

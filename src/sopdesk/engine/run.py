@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sopdesk import calendar as business_time
 from sopdesk.engine.conditions import case_context
@@ -43,11 +44,22 @@ class PlannedStep:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """The run's state (decisions recorded), its steps, and the decisions to carry out."""
+    """The run's state (decisions recorded), the decisions to carry out, and its steps.
+
+    The steps are planned when first asked for: the shell plans the state it saves,
+    which the first message has already changed, so it never reads these.
+    """
 
     state: CaseState
-    steps: tuple[PlannedStep, ...]
     decisions: tuple[Decision, ...]
+    sop: FrontMatter
+    calendar: business_time.Calendar
+    now: datetime
+    policy: ClockPolicy = DEFAULT_POLICY
+
+    @cached_property
+    def steps(self) -> tuple[PlannedStep, ...]:
+        return plan_steps(self.state, self.sop, self.calendar, self.now, self.policy)
 
 
 def start_run(
@@ -69,7 +81,7 @@ def start_run(
     )
     decisions = decide(state, sop, calendar, now, policy)
     state = record(state, decisions, now)
-    return RunPlan(state, plan_steps(state, sop, calendar, now, policy), tuple(decisions))
+    return RunPlan(state, tuple(decisions), sop, calendar, now, policy)
 
 
 def plan_steps(
