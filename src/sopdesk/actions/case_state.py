@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Text, bindparam, cast, insert, literal_column, or_, select, update
+from sqlalchemy import Text, bindparam, cast, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload
 
@@ -36,7 +36,7 @@ from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter
 from sopdesk.store.codec import decode_state, encode_state
 from sopdesk.store.engine import begin_write
-from sopdesk.store.queries import append_rows, is_postgres, one_of
+from sopdesk.store.queries import append_rows, insert_into, is_postgres, one_of
 from sopdesk.store.tables import (
     CalendarRow,
     CaseEventRow,
@@ -587,7 +587,7 @@ def _project_steps(
             )
         projected[planned.step_id] = values
     if inserts:
-        session.execute(insert(table), inserts)
+        session.execute(insert_into(table), inserts)
     if updates:
         statement = (
             update(table)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import collect, collecting
@@ -32,6 +31,7 @@ from sopdesk.channels.email_out import (
 from sopdesk.links import link_url, sign_link
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
+from sopdesk.store.queries import insert_into
 from sopdesk.store.tables import (
     CaseRow,
     CustomerRow,
@@ -372,7 +372,7 @@ def buffered_outbox(session: Session) -> Iterator[None]:
     with collecting(session, _OUTBOX_BUFFER) as rows:
         yield
     if rows:
-        session.execute(insert(OutboxRow.__table__), rows)
+        session.execute(insert_into(OutboxRow.__table__), rows)
 
 
 def render_template_payload(

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.case_state import CaseTimers, LoadedCase, log_event
@@ -44,6 +44,7 @@ from sopdesk.engine import (
     ScheduleTimer,
     SendTemplate,
 )
+from sopdesk.store.queries import insert_into
 from sopdesk.store.tables import OutboxRow, TimerRow, TimerStatus
 
 LIVE_TIMER_STATUSES = (TimerStatus.PENDING.value, TimerStatus.RUNNING.value)
@@ -89,7 +90,7 @@ def apply_decisions(
                 else:
                     _apply(session, loaded, decision, now, contacts, told)
         if new_timers:
-            session.execute(insert(TimerRow.__table__), list(new_timers.values()))
+            session.execute(insert_into(TimerRow.__table__), list(new_timers.values()))
     finally:
         loaded.timers = loaded.outbox_keys = None
 

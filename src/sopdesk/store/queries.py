@@ -22,9 +22,10 @@ client more than the query costs the server.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, any_, bindparam, func, insert, inspect, select
+from sqlalchemy import Insert, Table, any_, bindparam, func, insert, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified
@@ -57,6 +58,18 @@ def next_serial(session: Session, table: Table, column: str = "id") -> int:
 Row = TypeVar("Row")
 
 
+@cache
+def insert_into(table: Table) -> Insert:
+    """`insert(table)`, built once: building and keying a statement anew costs about a
+    third of a small INSERT's client time (measured: 49 against 36 µs per message row)."""
+    return insert(table)
+
+
+@cache
+def _insert_returning_id(table: Table) -> Insert:
+    return insert(table).returning(table.c.id)
+
+
 def insert_loaded(session: Session, model: type[Row], values: Mapping[str, Any]) -> Row:
     """INSERT one `model` row of `values` and return it as a persistent, loaded object.
 
@@ -71,7 +84,7 @@ def insert_loaded(session: Session, model: type[Row], values: Mapping[str, Any])
     missing = table.c.keys() - values.keys() - {"id"}
     if missing:
         raise ValueError(f"insert_loaded needs every column of {table.name}: {sorted(missing)}")
-    row_id = session.execute(insert(table).returning(table.c.id), values).scalar_one()
+    row_id = session.execute(_insert_returning_id(table), values).scalar_one()
     row = model(**{**values, "id": row_id})
     make_transient_to_detached(row)
     session.add(row)
@@ -119,7 +132,7 @@ def append_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         return
     connection = session.connection()
     if not is_postgres(session):
-        connection.execute(insert(table), list(rows))
+        connection.execute(insert_into(table), list(rows))
         return
     dialect = connection.dialect
     names = list(rows[0])
