@@ -3,7 +3,9 @@
 - deciding again after recording the decisions yields nothing new;
 - an escalation level fires at most once per (case, target, level);
 - pausing never makes a breach earlier;
-- `project` answers what `plan_steps` and `next_due_at` answer separately.
+- `project` answers what `plan_steps` and `next_due_at` answer separately;
+- starting a run with the case's first message decides what starting and then adding
+  the message decides.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from sopdesk.engine import (
 )
 from sopdesk.engine.clocks import PausableClock, counting_intervals
 from sopdesk.errors import SopdeskError
-from tests.engine.conftest import at
+from sopdesk.sop.parser import load_sop
+from tests.engine.conftest import LIBRARY, at
 
 OPENED = at(2, 9, 30)
 STANDARDS = {
@@ -184,3 +187,32 @@ def test_project_is_the_plan_and_the_next_due_instant(returns_sop, calendar, his
             projection = project(state, sop, calendar, moment)
             assert projection.steps == plan_steps(state, sop, calendar, moment)
             assert projection.next_due_at == next_due_at(state, sop, calendar, moment)
+
+
+LIBRARY_SOPS = [load_sop(path).document for path in sorted(LIBRARY.glob("*.md"))]
+STATUSES = st.sampled_from([CaseStatus.NEW, CaseStatus.OPEN])
+
+
+@SETTINGS
+@given(
+    index=st.integers(0, len(LIBRARY_SOPS) - 1),
+    opened_minutes=st.integers(0, 60 * 24 * 9),
+    message_after=st.integers(0, 60 * 24),
+    start_after=st.integers(0, 60 * 24 * 3),
+    status=STATUSES,
+)
+def test_starting_with_the_first_message_decides_what_adding_it_after_does(
+    calendar, index, opened_minutes, message_after, start_after, status
+):
+    document = LIBRARY_SOPS[index]
+    assert document is not None
+    sop = document.meta
+    opened = OPENED + timedelta(minutes=opened_minutes)
+    message = Message("m1", MessageKind.INBOUND, opened + timedelta(minutes=message_after))
+    now = message.at + timedelta(minutes=start_after)
+    case = Case("c", opened, status=status, type="return", fields={"item_received": True})
+    split = start_run(sop, case, calendar, now)
+    added = add_message(split.state, World(sop, calendar, now), message)
+    together = start_run(sop, case, calendar, now, messages=(message,))
+    assert together.decisions == (*split.decisions, *added.decisions)
+    assert together.state == added.state

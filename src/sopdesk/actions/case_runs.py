@@ -102,13 +102,29 @@ def _start_sop_run(
         tags=tuple(case.tags or ()),
     )
     customer = engine_customer(case.customer)
-    plan = start_run(sop, engine_case, calendar, now, version=version.version, customer=customer)
+    message = (
+        Message(str(first_message.id), MessageKind.INBOUND, first_message.created_at)
+        if first_message is not None
+        else None
+    )
+    # A new case starts with its first message: one `decide` instead of two, the same
+    # decisions (`start_run`'s `messages`). A case out of triage may wait on the
+    # customer, whose message then wakes it: it goes through `add_message`.
+    with_first = (message,) if message is not None and new_case else ()
+    plan = start_run(
+        sop,
+        engine_case,
+        calendar,
+        now,
+        version=version.version,
+        customer=customer,
+        messages=with_first,
+    )
     state, decisions = plan.state, list(plan.decisions)
     if case.status != CaseStatus.NEW.value:  # a case taken out of triage keeps its status
         history = (StatusChange(now, CaseStatus(case.status), None),)
         state = replace(state, status_history=history)
-    if first_message is not None:
-        message = Message(str(first_message.id), MessageKind.INBOUND, first_message.created_at)
+    if message is not None and not with_first:
         outcome = add_message(state, World(sop, calendar, now), message)
         state, decisions = outcome.state, [*decisions, *outcome.decisions]
     run = insert_loaded(
