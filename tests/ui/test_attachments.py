@@ -175,6 +175,19 @@ def test_an_agent_attaches_files_to_a_reply(
     assert refused.status_code == 422
     assert "a reply carries at most 10 files" in refused.text
     assert "Eleven files" in refused.text  # the text is kept
+    # the files cannot be: the page names them to be chosen again
+    assert (
+        "Not sent: f0.txt, f1.txt, f2.txt" in refused.text and "Choose them again" in refused.text
+    )
+    assert 'aria-describedby="files-again"' in refused.text
+    one = [("files", ("label.pdf", label, "application/pdf"))]
+    form = {"csrf_token": agent.csrf, "text": "Label attached"}
+    previewed = agent.post(f"/cases/{ref}/preview", data=form, files=one)
+    assert previewed.status_code == 200 and "Not sent: label.pdf. Choose it again" in previewed.text
+    htmx = {"HX-Request": "true"}
+    fragment = agent.post(f"/cases/{ref}/preview", headers=htmx, data=form, files=one)
+    assert "Not sent" not in fragment.text  # htmx swaps the preview only; the form keeps them
+    assert "Not sent" not in agent.get(f"/cases/{ref}").text
 
 
 def test_the_api_sends_files_with_a_reply(

@@ -96,4 +96,12 @@ def test_a_call_can_bring_the_photo_the_customer_sent_another_way(
     six = [("files", (f"f{i}.png", photo, "image/png")) for i in range(6)]
     refused = agent.post("/cases/new", data={"csrf_token": agent.csrf, **CALL}, files=six)
     assert refused.status_code == 422 and "attach at most 5 files" in refused.text
+    assert "Not sent: f0.png, f1.png, f2.png, f3.png, f4.png, f5.png. Choose them again" in (
+        refused.text
+    )
+    one = [("files", ("kettle.png", photo, "image/png"))]
+    bad_email = {"csrf_token": agent.csrf, **CALL, "email": "nora at example"}
+    early = agent.post("/cases/new", data=bad_email, files=one)
+    assert early.status_code == 422 and "Not sent: kettle.png. Choose it again" in early.text
     assert _newest(world).id == before
+    assert "Not sent" not in agent.get("/cases/new").text

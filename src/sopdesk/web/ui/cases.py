@@ -216,6 +216,8 @@ def case_context(
         "done": DONE_MESSAGES.get(str(extra.get("done") or "")),
         "error": extra.get("error"),
         "preview": extra.get("preview"),
+        # a page sent back cannot hold the files chosen before: say which to choose again
+        "unsent_files": extra.get("unsent_files", ()),
     }
 
 
@@ -295,18 +297,30 @@ def reply(
             settings=settings,
         )
 
-    return _act(request, session, me, ref, "replied", change, reply_text=text)
+    unsent = [a.filename for a in attached]
+    return _act(request, session, me, ref, "replied", change, reply_text=text, unsent_files=unsent)
 
 
 @router.post("/cases/{ref}/preview", dependencies=CSRF)
 def preview(
-    request: Request, session: DbSession, me: CaseWriter, ref: str, text: FormText = ""
+    request: Request,
+    session: DbSession,
+    me: CaseWriter,
+    ref: str,
+    text: FormText = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """The reply as the customer's mail client shows it, rendered here and sanitised."""
+    """The reply as the customer's mail client shows it, rendered here and sanitised.
+
+    Without JavaScript the whole page comes back, without the files chosen: it names
+    them. With htmx only the preview is swapped and the form keeps them."""
     shown = Markup(sanitise_html(text_to_html(text))) if text.strip() else None  # noqa: S704
     if is_htmx(request):
         return fragment(request, "_preview.html", {"preview": shown})
-    return _case_page(request, session, me, ref, reply_text=text, preview=shown)
+    unsent = [upload.filename for upload in files or [] if upload.filename]
+    return _case_page(
+        request, session, me, ref, reply_text=text, preview=shown, unsent_files=unsent
+    )
 
 
 @router.post("/cases/{ref}/note", dependencies=CSRF)

@@ -9,6 +9,7 @@ back on the form with everything typed kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -46,6 +47,7 @@ def _form(
     values: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
+    unsent_files: Sequence[str] = (),
 ) -> HTMLResponse:
     sops = published_case_sops(session)
     types = sorted({meta.applies_to.case_type for meta, _ in sops if meta.applies_to.case_type})
@@ -56,6 +58,7 @@ def _form(
         "sops": sorted((meta.title, meta.id) for meta, _ in sops),
         "priorities": [p.value for p in Priority],
         "error": error,
+        "unsent_files": unsent_files,
         "active": "inbox",
     }
     return ui_page(request, "ui/new_case.html", me, context, status)
@@ -93,11 +96,13 @@ def new_case(
         "email": email, "name": name, "channel": channel, "case_type": case_type, "sop": sop,
         "priority": priority, "subject": subject, "body": body,
     }  # fmt: skip
+    unsent = [upload.filename for upload in files or [] if upload.filename]
     if not valid_email(email):
         message = "Enter the customer's e-mail address, like name@example.com."
-        return _form(request, session, me, values, message, 422)
+        return _form(request, session, me, values, message, 422, unsent)
     if channel not in CHANNELS:
-        return _form(request, session, me, values, "Choose how the customer reached you.", 422)
+        refused = "Choose how the customer reached you."
+        return _form(request, session, me, values, refused, 422, unsent)
     attached = read_uploads(files)
     request_ = case_actions.CaseRequest(
         customer_email=email,
@@ -115,5 +120,5 @@ def new_case(
         case = case_actions.do_open_request(session, request_, settings=request.app.state.settings)
     except (InvalidInput, Conflict, NotFound) as exc:
         session.rollback()
-        return _form(request, session, me, values, exc.message, 422)
+        return _form(request, session, me, values, exc.message, 422, unsent)
     return back_to(f"/cases/{case.reference}?done=opened")
