@@ -157,12 +157,13 @@ def open_case(
 ) -> CaseRow:
     """`do_open_case` without its transaction, for intake and import.
 
-    No autoflush inside: every query here reads rows that are already flushed (the
-    customer, the case and its first message get their ids from explicit flushes; the
-    SOP library, calendars and a new case's timers and outbox are not written here), so
-    the case's later changes go out together in the final flush as one UPDATE instead
-    of one flush per query. Its events are written in one statement, and its outbox
-    rows (nothing reads them back: a new case has no keys to compare) in another.
+    No autoflush inside: every query here reads rows that are already written (the
+    customer, the case, its first message and its SOP run by their own INSERTs, as
+    loaded rows: `store.queries.insert_loaded`; the SOP library, calendars and a new
+    case's timers and outbox are not written here), so the case's later changes go out
+    together in the final flush as one UPDATE instead of one flush per query. Its
+    events are written in one statement, and its outbox rows (nothing reads them back:
+    a new case has no keys to compare) in another.
     """
     _check(request)
     with buffered_events(session), buffered_outbox(session), session.no_autoflush:

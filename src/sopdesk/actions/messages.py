@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -97,10 +98,21 @@ def store_message(
         "created_at": at,
         "sent_at": None,
     }
-    if not message.attachments:
+    return insert_message(session, values, message.attachments)
+
+
+def insert_message(
+    session: Session, values: dict[str, Any], files: Sequence[Attachment] = ()
+) -> MessageRow:
+    """The message row of `values` (every column), written, with `files` as attachments.
+
+    Without files it is one INSERT (`insert_loaded`); with files the unit of work writes
+    the message and then the attachments that refer to it.
+    """
+    if not files:
         return insert_loaded(session, MessageRow, values)
     row = MessageRow(**values)
-    row.attachments.extend(attachment_row(attachment) for attachment in message.attachments)
+    row.attachments.extend(attachment_row(file) for file in files)
     session.add(row)
     session.flush()
     return row

@@ -30,7 +30,7 @@ from sopdesk.actions.context import (
     queue_email,
     render_template_payload,
 )
-from sopdesk.actions.messages import attachment_row
+from sopdesk.actions.messages import insert_message
 from sopdesk.channels.email_in import Attachment
 from sopdesk.channels.email_out import (
     InvalidMessageError,
@@ -42,7 +42,6 @@ from sopdesk.engine import SendTemplate
 from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.sop.model import FrontMatter, Template
-from sopdesk.store.queries import insert_loaded
 from sopdesk.store.tables import (
     AttachmentRow,
     CaseRow,
@@ -170,13 +169,7 @@ def queue_case_email(
         "created_at": now,
         "sent_at": None,
     }
-    if files:
-        message = MessageRow(**values)
-        message.attachments.extend(attachment_row(file) for file in files)
-        session.add(message)
-        session.flush()
-    else:
-        message = insert_loaded(session, MessageRow, values)
+    message = insert_message(session, values, files)
     payload = email_payload(
         key=key,
         subject=subject,
