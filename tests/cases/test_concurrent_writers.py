@@ -117,3 +117,38 @@ def test_two_first_messages_from_a_new_customer_at_once_make_one_customer(
         thread.join(10)
     engine.dispose()
     assert len(opened) == 2 and opened[0] == opened[1]
+
+
+def test_cases_opened_at_once_get_their_own_ids_and_references(
+    engine: Engine, settings: Settings
+) -> None:
+    """The id (and the `SD-<id>` reference written with it) is known before the INSERT:
+    on SQLite the largest id plus one under the write lock, so writers in other threads
+    cannot take the same one; on PostgreSQL from the sequence."""
+    sessions = session_factory(engine)
+    with sessions() as setup:
+        do_load_library(setup, now=MONDAY)
+    opened: list[tuple[int, str | None]] = []
+    failed: list[Exception] = []
+    start = threading.Barrier(4, timeout=10)
+
+    def open_some(n: int) -> None:
+        start.wait()
+        try:
+            with sessions() as own:
+                for i in range(5):
+                    case = do_open_case(own, customer_email=f"c{n}-{i}@customer.example",
+                                        subject="Where is my refund?", body="Refund please",
+                                        channel="web", now=MONDAY, settings=settings)  # fmt: skip
+                    opened.append((case.id, case.reference))
+        except Exception as exc:  # reported below, in the main thread
+            failed.append(exc)
+
+    threads = [threading.Thread(target=open_some, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failed == []
+    assert len(opened) == 20 and len({case_id for case_id, _ in opened}) == 20
+    assert all(reference == f"SD-{case_id}" for case_id, reference in opened)
