@@ -9,11 +9,11 @@ from functools import cache
 from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from sopdesk.engine import Customer
 from sopdesk.errors import InvalidInput, NotFound
-from sopdesk.store.queries import is_postgres
+from sopdesk.store.queries import attach_loaded
 from sopdesk.store.tables import CustomerRow
 
 MAX_EMAIL = 320
@@ -109,14 +109,10 @@ def ensure_customer(
             "updated_at": now,
             "unsubscribed_at": None,
         }
-        dialect = "postgresql" if is_postgres(session) else "sqlite"
-        new_id = session.execute(_insert_unless_exists(dialect), values).scalar()
+        insert = _insert_unless_exists(session.get_bind().dialect.name)
+        new_id = session.execute(insert, values).scalar()
         if new_id is not None:
-            # Every column is known: the row joins the session as loaded, not re-read.
-            found = CustomerRow(id=new_id, **values)
-            make_transient_to_detached(found)
-            session.add(found)
-            return found, True
+            return attach_loaded(session, CustomerRow, {**values, "id": new_id}), True
         found = find_customer(session, email)
         assert found is not None
     if name and not found.name:

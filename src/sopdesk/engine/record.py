@@ -39,6 +39,7 @@ from sopdesk.engine.state import (
     StepState,
     StepStatus,
     Timer,
+    find_followup,
     put_step,
 )
 from sopdesk.sop.model import SYSTEM_OWNER
@@ -107,7 +108,7 @@ def _(decision: SendTemplate, draft: _Draft, now: datetime) -> None:
     if kind == "step":
         draft.steps = put_step(draft.steps, StepState(name, StepStatus.DONE, now, SYSTEM_OWNER))
         return
-    existing = _followup(draft, decision.key)
+    existing = find_followup(draft.followups, decision.key)
     sent = (
         replace(existing, status=FollowupStatus.SENT)
         if existing
@@ -143,7 +144,7 @@ def _(decision: ScheduleFollowup, draft: _Draft, now: datetime) -> None:
 
 @_apply.register
 def _(decision: CancelFollowup, draft: _Draft, now: datetime) -> None:
-    existing = _followup(draft, decision.key) or ScheduledFollowup(
+    existing = find_followup(draft.followups, decision.key) or ScheduledFollowup(
         decision.key, decision.followup_id, "", "", now
     )
     cancelled = replace(existing, status=FollowupStatus.CANCELLED, reason=decision.reason)
@@ -159,10 +160,6 @@ def _(decision: LogStep, draft: _Draft, now: datetime) -> None:
 @_apply.register
 def _(decision: OpenTask, draft: _Draft, now: datetime) -> None:
     """Tasks of customer sequences live outside any case: nothing to record."""
-
-
-def _followup(draft: _Draft, key: str) -> ScheduledFollowup | None:
-    return next((f for f in draft.followups if f.key == key), None)
 
 
 def _put_followup(draft: _Draft, followup: ScheduledFollowup) -> None:

@@ -220,7 +220,11 @@ class CaseState:
         return any(b.target == target for b in self.breaches)
 
     def followup(self, key: str) -> ScheduledFollowup | None:
-        return next((f for f in self.followups if f.key == key), None)
+        return find_followup(self.followups, key)
+
+
+def find_followup(followups: tuple[ScheduledFollowup, ...], key: str) -> ScheduledFollowup | None:
+    return next((f for f in followups if f.key == key), None)
 
 
 def with_step(state: CaseState, settled: StepState) -> CaseState:

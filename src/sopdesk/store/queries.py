@@ -10,7 +10,8 @@ just inserted.
 
 `insert_loaded` writes a new row with one INSERT and hands it back as a loaded object of
 the session, without the unit of work's bookkeeping for a new object, which costs about
-as much again as the statement.
+as much again as the statement. `attach_loaded` is its second half, for a row written by
+another statement (a customer's `INSERT … ON CONFLICT DO NOTHING`).
 
 `one_of` is for the worker's and the batch actions' id lists: a list of ids that
 changes with every call. Written as `column.in_(ids)`, SQLAlchemy coerces every id
@@ -85,7 +86,13 @@ def insert_loaded(session: Session, model: type[Row], values: Mapping[str, Any])
     if missing:
         raise ValueError(f"insert_loaded needs every column of {table.name}: {sorted(missing)}")
     row_id = session.execute(_insert_returning_id(table), values).scalar_one()
-    row = model(**{**values, "id": row_id})
+    return attach_loaded(session, model, {**values, "id": row_id})
+
+
+def attach_loaded(session: Session, model: type[Row], values: Mapping[str, Any]) -> Row:
+    """The row just written with `values` (every column, its id too), joined to the
+    session as loaded: not read back, and not written again at the next flush."""
+    row = model(**values)
     make_transient_to_detached(row)
     session.add(row)
     return row

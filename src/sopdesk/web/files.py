@@ -73,6 +73,12 @@ def read_uploads(uploads: list[UploadFile] | None) -> tuple[Attachment, ...]:
     return tuple(_attachment(upload, upload.file.read()) for upload in chosen)
 
 
+def upload_names(uploads: list[UploadFile] | None) -> list[str]:
+    """The names of the files chosen, for a page sent back that must ask for them again
+    (a file input cannot be filled in by the server)."""
+    return [upload.filename for upload in uploads or [] if upload.filename]
+
+
 def _attachment(upload: UploadFile, data: bytes) -> Attachment:
     name = safe_filename(upload.filename) or "attachment"  # as e-mail intake names files
     declared = (upload.content_type or "").split(";")[0].strip().lower()

@@ -46,7 +46,7 @@ from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseStatusValue, MessageRow
-from sopdesk.web.files import attachment_response, read_uploads
+from sopdesk.web.files import attachment_response, read_uploads, upload_names
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 
 router = APIRouter()
@@ -297,7 +297,7 @@ def reply(
             settings=settings,
         )
 
-    unsent = [a.filename for a in attached]
+    unsent = upload_names(files)
     return _act(request, session, me, ref, "replied", change, reply_text=text, unsent_files=unsent)
 
 
@@ -317,7 +317,7 @@ def preview(
     shown = Markup(sanitise_html(text_to_html(text))) if text.strip() else None  # noqa: S704
     if is_htmx(request):
         return fragment(request, "_preview.html", {"preview": shown})
-    unsent = [upload.filename for upload in files or [] if upload.filename]
+    unsent = upload_names(files)
     return _case_page(
         request, session, me, ref, reply_text=text, preview=shown, unsent_files=unsent
     )

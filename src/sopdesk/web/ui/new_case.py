@@ -23,7 +23,7 @@ from sopdesk.actions.published import published_case_sops
 from sopdesk.auth.permissions import Principal
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.store.tables import Priority
-from sopdesk.web.files import read_uploads
+from sopdesk.web.files import read_uploads, upload_names
 from sopdesk.web.ui import CSRF, DbSession, back_to, person, ui_page
 
 router = APIRouter()
@@ -96,7 +96,7 @@ def new_case(
         "email": email, "name": name, "channel": channel, "case_type": case_type, "sop": sop,
         "priority": priority, "subject": subject, "body": body,
     }  # fmt: skip
-    unsent = [upload.filename for upload in files or [] if upload.filename]
+    unsent = upload_names(files)
     if not valid_email(email):
         message = "Enter the customer's e-mail address, like name@example.com."
         return _form(request, session, me, values, message, 422, unsent)
