@@ -5,12 +5,13 @@ Per-business policy (calendars, SOPs, templates) lives in the database, not here
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 DEFAULT_SUPPORT_FORM_TYPES = {
     "return": "A return or a refund",
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
         "types a published SOP routes on the web are offered; 'Something else' is always "
         "there and leaves routing to the words of the request.",
     )
+    support_embed_origins: list[str] = Field(
+        default_factory=list,
+        description="Websites that may show the support form in a frame "
+        "(/support/embed.js), as origins: https://shop.example.com, or "
+        "https://*.example.com for its subdomains. Empty: no other site may frame it.",
+    )
     role_addresses: dict[str, str] = Field(
         default_factory=dict,
         description="E-mail address per SOP role (e.g. support-lead), for escalation notices.",
@@ -124,11 +131,57 @@ class Settings(BaseSettings):
         value = value.strip()
         return value.upper() if info.field_name == "log_level" else value.lower()
 
+    @field_validator("support_embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [normalise_origin(origin) for origin in value]
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'sopdesk.db').resolve()}"
+
+
+_ORIGIN = re.compile(r"(https?)://(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*)(:[0-9]{1,5})?")
+
+
+def normalise_origin(origin: str) -> str:
+    """`origin` as a Content-Security-Policy source: scheme, host and optional port,
+    lower case, no path; `*.` before the host allows its subdomains."""
+    cleaned = origin.strip().lower().removesuffix("/")
+    match = _ORIGIN.fullmatch(cleaned)
+    if match is None:
+        raise ValueError(
+            f"{origin!r} is not a website origin; write it as https://shop.example.com "
+            "(scheme and host, an optional :port, no path)"
+        )
+    port = match.group(5)
+    if port is not None and not 0 < int(port[1:]) < 65536:
+        raise ValueError(f"{origin!r} has no valid port")
+    return cleaned
+
+
+_UNREADABLE = re.compile(r'error parsing value for field "([a-z_]+)"')
+
+
+def settings_problems(error: ValidationError | SettingsError) -> list[str]:
+    """One line per setting that did not parse, naming its environment variable. The
+    value is left out: it may be a password or a secret key."""
+    if isinstance(error, SettingsError):
+        unreadable = _UNREADABLE.search(str(error))
+        field = unreadable.group(1).upper() if unreadable else "a SOPDESK_ setting"
+        return [
+            f'SOPDESK_{field}: is not JSON; a list is written as ["a", "b"] and a '
+            'table as {"key": "value"}'
+        ]
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = f"SOPDESK_{field.upper()}" if field else "a SOPDESK_ setting"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}")
+    return lines
 
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - the known default, refused when exposed

@@ -1,8 +1,9 @@
 """The `sopdesk` command line: a thin shell over the core and the actions layer.
 
 Errors are translated here and only here: a `SopdeskError` prints `Error: ...` and exits
-1; an unexpected exception prints a one-line message (the traceback only with
-SOPDESK_DEBUG=1), never customer data.
+1; a setting that does not parse names its environment variable and exits 1 (not its
+value: it may be a password); an unexpected exception prints a one-line message (the
+traceback only with SOPDESK_DEBUG=1), never customer data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 # Each module registers its commands on the shared apps when imported.
 from sopdesk.cli import (  # noqa: F401  (imported for their commands)
@@ -32,6 +35,7 @@ from sopdesk.cli import (  # noqa: F401  (imported for their commands)
 )
 from sopdesk.cli.app import app
 from sopdesk.errors import SopdeskError
+from sopdesk.settings import Settings, settings_problems
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,6 +52,13 @@ def main(argv: list[str] | None = None) -> None:
             typer.echo(f"  hint: {exc.hint}", err=True)
         sys.exit(1)
     except Exception as exc:
+        if isinstance(exc, SettingsError) or (
+            isinstance(exc, ValidationError) and exc.title == Settings.__name__
+        ):
+            for problem in settings_problems(exc):
+                typer.echo(f"Error: {problem}", err=True)
+            typer.echo("  hint: fix the environment variable and run again", err=True)
+            sys.exit(1)
         if os.environ.get("SOPDESK_DEBUG"):
             raise
         typer.echo(
