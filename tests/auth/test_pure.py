@@ -54,6 +54,41 @@ def test_csrf_tokens_are_bound_to_the_secret_and_the_session() -> None:
     assert csrf.new_binding() != csrf.new_binding()
 
 
+def test_a_keyed_form_token_is_bound_to_the_form_key_and_expires() -> None:
+    issued, day = 1_800_000_000, 86_400
+    token = csrf.keyed_token("key", "form-key-1", issued)
+    assert token.startswith(f"{issued}.")
+    assert csrf.keyed_token_valid("key", "form-key-1", token, issued, day)
+    assert csrf.keyed_token_valid("key", "form-key-1", token, issued + day, day)
+    assert not csrf.keyed_token_valid("key", "form-key-1", token, issued + day + 1, day)
+    assert csrf.keyed_token_valid("key", "form-key-1", token, issued - 60, day)  # drift
+    assert not csrf.keyed_token_valid("key", "form-key-1", token, issued - 61, day)
+    assert not csrf.keyed_token_valid("key", "form-key-2", token, issued, day)
+    assert not csrf.keyed_token_valid("other key", "form-key-1", token, issued, day)
+    later = csrf.keyed_token("key", "form-key-1", issued + 1)
+    forged = f"{issued + day}." + later.partition(".")[2]  # a new time on an old digest
+    assert not csrf.keyed_token_valid("key", "form-key-1", forged, issued + day, day)
+
+
+def test_a_malformed_keyed_token_is_refused_not_raised() -> None:
+    issued = 1_800_000_000
+    good = csrf.keyed_token("key", "k", issued)
+    for bad in (
+        None,
+        "",
+        ".",
+        good.partition(".")[2],
+        "x." + good.partition(".")[2],
+        "9" * 13 + ".ab",
+        "-5.ab",
+        good.upper(),
+        good + "\udcff",
+    ):
+        assert not csrf.keyed_token_valid("key", "k", bad, issued, 3600), bad
+    assert not csrf.keyed_token_valid("key", "", good, issued, 3600)
+    assert not csrf.keyed_token_valid("key", None, good, issued, 3600)
+
+
 # --- rate limit ----------------------------------------------------------------------
 
 POLICY = ratelimit.Policy(limit=5, window=timedelta(minutes=15))

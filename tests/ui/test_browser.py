@@ -14,17 +14,21 @@ test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -63,6 +67,7 @@ class Server:
     url: str
     env: dict[str, str]
     settings: Settings
+    shop_port: int  # the business's own website, allowed to embed the support form
 
 
 def _free_port() -> int:
@@ -92,7 +97,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("browser")
-    port = _free_port()
+    port, shop_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -100,6 +105,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SOPDESK_SECRET_KEY": SECRET,
         "SOPDESK_DATABASE_URL": f"sqlite:///{data / 'sopdesk.db'}",
         "SOPDESK_PUBLIC_BASE_URL": url,
+        "SOPDESK_SUPPORT_EMBED_ORIGINS": json.dumps([f"http://localhost:{shop_port}"]),
     }
     subprocess.run([_sopdesk(), "init"], env=env, check=True, capture_output=True)
     command = [_sopdesk(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
@@ -113,7 +119,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             secret_key=SECRET,
             public_base_url=url,
         )
-        yield Server(url, env, settings)
+        yield Server(url, env, settings, shop_port)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -128,14 +134,14 @@ def browser(server: Server) -> Iterator[Browser]:
         chromium.close()
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     """Keep a screenshot for people to look at. It is an artefact, not a check: headless
     Chromium on a loaded machine sometimes answers a capture with "Unable to capture
     screenshot", so it is tried three times and then left out, with a line on stderr."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for attempt in range(3):
         try:
-            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
             return
         except PlaywrightError as exc:
             if "Unable to capture screenshot" not in str(exc):
@@ -517,3 +523,108 @@ def test_customers_write_in_by_the_form_and_agents_log_calls_and_keep_customers(
     agent_context.close()
     assert dialogs == [], dialogs
     assert errors == [], errors
+
+
+SHOP_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Example Shop: contact</title></head>
+<body><h1>Contact the shop</h1><p>Vases, lamps and rugs since 1998.</p>
+<script src="{sopdesk}/support/embed.js" data-type="complaint" async></script>
+<footer><p>Example Shop, 1 High Street</p></footer></body></html>
+"""
+
+
+@contextmanager
+def website(port: int, html: str) -> Iterator[str]:
+    """A business's own website on localhost:`port`: another site than sopdesk's
+    127.0.0.1, so the frame is a third-party one and its SameSite cookies are dropped."""
+    body = html.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        yield f"http://localhost:{port}"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def test_the_support_form_embedded_on_the_shops_website(server: Server, browser: Browser) -> None:
+    dialogs: list[str] = []
+    errors: list[str] = []
+    # tall enough for the whole form: a full-page capture draws a frame's content wrongly
+    context = browser.new_context(viewport={"width": 1024, "height": 1200})
+    page = watch(context.new_page(), dialogs, errors)
+    with website(server.shop_port, SHOP_PAGE.format(sopdesk=server.url)) as shop:
+        page.goto(shop + "/contact")
+        frame = page.locator("iframe[data-sopdesk=support-form]")
+        expect(frame).to_have_attribute("title", "Contact form")
+        form = page.frame_locator("iframe[data-sopdesk=support-form]")
+        expect(form.get_by_role("heading", name="Contact Example Shop")).to_be_visible()
+        expect(form.get_by_label("What is it about?")).to_have_value("complaint")
+        page.wait_for_function("() => document.querySelector('iframe').style.height !== ''")
+        inner = form.locator("html").evaluate("e => e.getBoundingClientRect().height")
+        outer = frame.evaluate("f => f.getBoundingClientRect().height")
+        assert abs(outer - inner) <= 1, (outer, inner)  # the frame fits the form: no scroll bar
+        form.get_by_label("Your name").fill("Elsa Embed")
+        form.get_by_label("Your e-mail address").fill("elsa@example.com")
+        form.get_by_label("Subject").fill("The lamp flickers")
+        form.get_by_label("Your message").fill("Order 9120: the new lamp flickers all evening.")
+        shot(page, "36-support-embedded", full_page=False)
+        form.get_by_role("button", name="Send your request").click()
+        expect(form.get_by_role("heading", name="We have your request")).to_be_visible()
+        status = form.get_by_role("status")
+        expect(status).to_contain_text("Your request is SD-")
+        expect(form.get_by_role("link", name="Send another request")).to_be_visible()
+        assert page.url == shop + "/contact"  # the customer never left the shop's page
+        page.wait_for_function(
+            "h => Math.abs(document.querySelector('iframe').getBoundingClientRect().height - h)"
+            " > 50",
+            arg=outer,
+        )  # the shorter thanks page: the frame shrank with it
+        shot(page, "37-support-embedded-thanks", full_page=False)
+        found = re.search(r"SD-\d+", status.inner_text())
+        assert found is not None
+    engine = create_engine_for(server.settings.resolved_database_url)
+    try:
+        with session_factory(engine)() as session:
+            case = session.scalars(select(CaseRow).where(CaseRow.reference == found.group(0))).one()
+            assert (case.channel, case.case_type) == ("web", "complaint")
+            assert case.customer.email == "elsa@example.com"
+    finally:
+        engine.dispose()
+    context.close()
+    assert dialogs == [], dialogs
+    assert errors == [], errors
+
+
+def test_a_website_not_listed_cannot_show_the_support_form(
+    server: Server, browser: Browser
+) -> None:
+    refused: list[str] = []
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("console", lambda msg: refused.append(msg.text))
+    with website(_free_port(), SHOP_PAGE.format(sopdesk=server.url)) as elsewhere:
+        page.goto(elsewhere + "/contact")
+        frame = page.locator("iframe[data-sopdesk=support-form]")
+        expect(frame).to_have_count(1)  # the script ran and added the frame...
+        handle = frame.element_handle()
+        assert handle is not None
+        inside = handle.content_frame()
+        assert inside is not None
+        inside.wait_for_load_state()
+        # ...which the browser refused to fill: its error page, not the form
+        assert inside.url.startswith("chrome-error://"), inside.url
+        assert page.locator("iframe").evaluate("f => f.style.height") == ""
+    context.close()

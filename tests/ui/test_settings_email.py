@@ -141,6 +141,19 @@ def test_the_page_says_where_the_support_form_is_and_what_it_offers(
     page = client_for("manager").get("/settings/email").text
     assert "A return or a refund (return); A complaint (complaint); A question (inquiry)" in page
     assert "Not offered" not in page
+    assert "none: list your website&#39;s address to show the form on it" in page
+
+
+def test_the_page_gives_the_line_a_website_pastes_to_show_the_form(
+    world: World, client_for: ClientFor
+) -> None:
+    world.settings = world.settings.model_copy(
+        update={"support_embed_origins": ["https://shop.example", "https://*.shop.example"]}
+    )
+    page = client_for("manager").get("/settings/email").text
+    assert "https://shop.example, https://*.shop.example" in page
+    snippet = "&lt;script src=&#34;http://127.0.0.1:8000/support/embed.js&#34; async&gt;"
+    assert snippet in page  # shown as text, to copy
 
 
 def test_a_switched_off_support_form_is_shown_off(world: World) -> None:

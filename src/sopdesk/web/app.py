@@ -168,7 +168,11 @@ async def _too_large(send: Send, *, api: bool) -> None:
 
 class SecurityHeaders:
     """`SECURITY_HEADERS` on every response that does not set its own (a plain ASGI
-    middleware: Starlette's `BaseHTTPMiddleware` ran each request in an extra task)."""
+    middleware: Starlette's `BaseHTTPMiddleware` ran each request in an extra task).
+
+    A response whose own policy lets some sites frame it (the embedded support form)
+    gets no `X-Frame-Options`: that header cannot list sites, and its policy decides.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -181,11 +185,22 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                own_framing = _lists_frame_ancestors(headers.get("content-security-policy", ""))
                 for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
+                    if not (own_framing and name == "X-Frame-Options"):
+                        headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _lists_frame_ancestors(policy: str) -> bool:
+    """Whether a Content-Security-Policy lets any site frame the page."""
+    for directive in policy.split(";"):
+        name, _, sources = directive.strip().partition(" ")
+        if name.lower() == "frame-ancestors":
+            return sources.strip() != "'none'"
+    return False
 
 
 def _sopdesk_error(request: Request, exc: SopdeskError) -> Response:

@@ -65,7 +65,19 @@ def web_form_facts(session: Session, settings: Settings) -> Facts:
     ]
     if left_out:
         facts.append(("Not offered: no published SOP starts web cases of", ", ".join(left_out)))
-    return facts
+    return facts + embedding_facts(settings)
+
+
+def embedding_facts(settings: Settings) -> Facts:
+    """Which websites may show the form in a frame, and the line they paste to do it."""
+    setting = "On other websites (SOPDESK_SUPPORT_EMBED_ORIGINS)"
+    if not settings.support_embed_origins:
+        return [(setting, "none: list your website's address to show the form on it")]
+    loader = f"{settings.public_base_url.rstrip('/')}/support/embed.js"
+    return [
+        (setting, ", ".join(settings.support_embed_origins)),
+        ("To show it there, paste into the page", f'<script src="{loader}" async></script>'),
+    ]
 
 
 def tls_mode(config: SmtpConfig) -> str:
