@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from sopdesk.actions.case_reads import MAX_LIMIT, CasePage
 from sopdesk.errors import InvalidInput
-from sopdesk.store.tables import CaseRow, CustomerRow
+from sopdesk.store.tables import CaseRow, CustomerAddressRow, CustomerRow
 
 FINISHED = ("resolved", "closed")
 MAX_ID = 2**31 - 1
@@ -195,15 +195,20 @@ class CustomerPage:
 def list_customers(
     session: Session, *, q: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> CustomerPage:
-    """Customers by id (oldest first), optionally those whose email or name contains `q`."""
+    """Customers by id (oldest first), optionally those whose email (their own or another
+    of theirs) or name contains `q`."""
     _check_limit(limit)
     statement = select(CustomerRow)
     if q:
         pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%") + "%"
+        others = select(CustomerAddressRow.customer_id).where(
+            CustomerAddressRow.address.like(pattern, escape="\\")
+        )
         statement = statement.where(
             or_(
                 CustomerRow.email.like(pattern, escape="\\"),
                 func.lower(CustomerRow.name).like(pattern, escape="\\"),
+                CustomerRow.id.in_(others),
             )
         )
     if cursor is not None:

@@ -7,7 +7,8 @@ and to.
 
 A new e-mail address (a typo fixed, a customer who moved) keeps the customer's id, cases
 and history; the e-mails composed from then on go to it. An address belongs to one
-customer: taking another customer's is a `Conflict`. E-mails already queued keep the
+customer: taking another customer's is a `Conflict`. Taking one of the customer's own
+other addresses swaps the two (the old one stays theirs). E-mails already queued keep the
 address they were written to, and a new message from the old address opens a case for a
 new customer, unless it answers one of this customer's cases (it threads onto it, as
 the old address is on the case's messages).
@@ -26,7 +27,7 @@ from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, log_event
 from sopdesk.actions.customers import customer_by_key, find_customer, normalise_email, split_name
 from sopdesk.errors import Conflict, InvalidInput
-from sopdesk.store.tables import CustomerRow
+from sopdesk.store.tables import CustomerAddressRow, CustomerRow
 
 MAX_NAME = 200
 MAX_PHONE = 40
@@ -112,11 +113,8 @@ def do_update_customer(
     }
     if not changed:
         return UpdatedCustomer(row, ())
-    if "email" in changed and (holder := find_customer(session, values["email"])) is not None:
-        raise Conflict(
-            f"customer {holder.id} has the e-mail address {holder.email} already",
-            hint="an address belongs to one customer; change theirs first",
-        )
+    if "email" in changed:
+        _take_address(session, row, values["email"], moment)
     for column, (_, value) in changed.items():
         setattr(row, column, value)
     if "name" in changed:
@@ -124,3 +122,20 @@ def do_update_customer(
     row.updated_at = moment
     log_event(session, "customer.updated", moment, customer_id=row.id, actor=by, changes=changed)
     return UpdatedCustomer(row, tuple(changed))
+
+
+def _take_address(session: Session, row: CustomerRow, email: str, now: datetime) -> None:
+    """Check that `email` may become the customer's own address. One of their other
+    addresses may: the two change places, the old one staying theirs."""
+    holder = find_customer(session, email)
+    if holder is None:
+        return
+    if holder.id != row.id:
+        raise Conflict(
+            f"customer {holder.id} has the e-mail address {email} already",
+            hint="an address belongs to one customer; change theirs first, or merge them",
+        )
+    other = session.get(CustomerAddressRow, email)
+    if other is not None:
+        session.delete(other)
+        session.add(CustomerAddressRow(address=row.email, customer_id=row.id, added_at=now))

@@ -1,4 +1,9 @@
-"""Customers: found by e-mail address (lowercased) or created, and their engine view."""
+"""Customers: found by e-mail address (lowercased) or created, and their engine view.
+
+A customer is found by their own address or by one of their other addresses
+(`customer_addresses`: added by hand, or kept when another customer was merged into
+them). An address belongs to one customer.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import re
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import Insert, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -14,7 +19,7 @@ from sqlalchemy.orm import Session
 from sopdesk.engine import Customer
 from sopdesk.errors import InvalidInput, NotFound
 from sopdesk.store.queries import attach_loaded
-from sopdesk.store.tables import CustomerRow
+from sopdesk.store.tables import CustomerAddressRow, CustomerRow
 
 MAX_EMAIL = 320
 
@@ -41,11 +46,26 @@ def split_name(name: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))
 
 
-_BY_EMAIL = select(CustomerRow).where(CustomerRow.email == bindparam("email"))
-"""Built once: every case that arrives looks its customer up."""
+_OWN = CustomerRow.email == bindparam("email")
+_BY_EMAIL = (
+    select(CustomerRow)
+    .where(
+        or_(
+            _OWN,
+            CustomerRow.id
+            == select(CustomerAddressRow.customer_id)
+            .where(CustomerAddressRow.address == bindparam("email"))
+            .scalar_subquery(),
+        )
+    )
+    .order_by(_OWN.desc())  # a customer's own address first
+    .limit(1)
+)
+"""Built once: every case that arrives looks its customer up, by either address."""
 
 
 def find_customer(session: Session, email: str) -> CustomerRow | None:
+    """The customer with this address, their own or another of theirs."""
     return session.scalar(_BY_EMAIL, {"email": normalise_email(email)})
 
 
@@ -72,7 +92,7 @@ def customer_by_key(session: Session, key: int | str) -> CustomerRow:
         row = session.get(CustomerRow, key)
     else:
         email = key.strip().lower()
-        row = session.scalar(select(CustomerRow).where(CustomerRow.email == email))
+        row = session.scalar(_BY_EMAIL, {"email": email}) if email else None
     if row is None:
         raise NotFound(f"no customer {key!r}")
     return row

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, log_event
 from sopdesk.errors import InvalidInput, NotFound
-from sopdesk.store.tables import CaseRow, CustomerRow, Sop, SurveyResponseRow
+from sopdesk.store.tables import CaseRow, CustomerAddressRow, CustomerRow, Sop, SurveyResponseRow
 
 RATINGS = (1, 2, 3, 4, 5)
 RATING_LABELS = {
@@ -126,9 +126,21 @@ def customer_for_link(session: Session, payload: Mapping[str, Any]) -> int:
 
 def _linked_customer(session: Session, payload: Mapping[str, Any]) -> int:
     customer_id = payload.get("customer")
-    if type(customer_id) is not int or session.get(CustomerRow, customer_id) is None:
+    found = customer_now(session, customer_id) if type(customer_id) is int else None
+    if found is None:
         raise NotFound("there is no customer for this link")
-    return customer_id
+    return found
+
+
+def customer_now(session: Session, customer_id: int) -> int | None:
+    """The customer a link sent to `customer_id` is about now: that customer, or the one
+    they were merged into; None when neither exists."""
+    if session.get(CustomerRow, customer_id) is not None:
+        return customer_id
+    merged_into = select(CustomerAddressRow.customer_id).where(
+        CustomerAddressRow.merged_from == customer_id
+    )
+    return session.scalar(merged_into.limit(1))
 
 
 def _answer_of(subject: SurveySubject) -> Any:
@@ -209,6 +221,8 @@ def do_review_clicked(
         case = session.scalar(select(CaseRow).where(CaseRow.reference == reference))
         if case is not None:
             case_id, customer_id = case.id, case.customer_id
+    if case_id is None and customer_id is not None:
+        customer_id = customer_now(session, customer_id)
     if case_id is None and customer_id is None:
         return
     log_event(

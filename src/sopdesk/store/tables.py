@@ -251,6 +251,21 @@ class CustomerRow(Base):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CustomerAddressRow(Base):
+    """Another e-mail address of a customer: mail from it finds them. `merged_from` is
+    the customer whose own address it was until they were merged into this one (links
+    sent to that customer lead here). A customer's own `email` is never listed here."""
+
+    __tablename__ = "customer_addresses"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    merged_from: Mapped[int | None] = mapped_column(Integer, index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CaseRow(Base):
     """One customer case. `next_due_at` is the earliest open due instant (inbox order)."""
 
