@@ -191,3 +191,68 @@ def test_an_address_belongs_to_one_customer(
     assert same.status_code == 200
     events = library.scalars(select(CaseEventRow).where(CaseEventRow.kind == "customer.updated"))
     assert list(events) == []  # nothing changed, nothing logged
+
+
+def test_two_customers_who_are_one_person_are_merged(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    cases = {}
+    for email, subject in (("ann@work.example", "Invoice question"), ("ann@home.example", "Hi")):
+        body = {"customer": {"email": email, "name": "Ann Lee"}, "subject": subject}
+        cases[email] = client.post("/api/v1/cases", json=body, headers=agent).json()
+    work = cases["ann@work.example"]["customer"]["id"]
+    home = cases["ann@home.example"]["customer"]["id"]
+    merged = client.post(f"/api/v1/customers/{work}/merge",
+                         json={"customer": "ANN@home.example"}, headers=agent)  # fmt: skip
+    assert merged.status_code == 200, merged.text
+    answer = merged.json()
+    assert answer["customer"]["id"] == work
+    assert answer["merged"] == {"id": home, "email": "ann@home.example", "name": "Ann Lee"}
+    assert answer["cases"] == 1 and answer["addresses"] == ["ann@home.example"]
+    problem(client.get(f"/api/v1/customers/{home}", headers=agent), 404)
+    history = client.get("/api/v1/customers/ann@home.example", headers=agent).json()
+    assert history["id"] == work and history["addresses"] == ["ann@home.example"]
+    assert {c["reference"] for c in history["cases"]} == {
+        cases[email]["reference"] for email in cases
+    }
+    [event] = [e for e in history["events"] if e["kind"] == "customer.merged"]
+    assert event["actor"] == "agent@example.com" and event["data"]["cases"] == 1
+    again = {"customer": {"email": "ann@home.example"}, "subject": "One more thing"}
+    assert client.post("/api/v1/cases", json=again, headers=agent).json()["customer"]["id"] == work
+    problem(client.post(f"/api/v1/customers/{work}/merge", json={"customer": str(home)},
+                        headers=agent), 404)  # fmt: skip
+    itself = client.post(f"/api/v1/customers/{work}/merge",
+                         json={"customer": "ann@home.example"}, headers=agent)  # fmt: skip
+    assert "cannot be merged into themselves" in problem(itself, 422)["detail"]
+
+
+def test_a_customer_s_other_addresses_are_added_and_removed(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    for email in ("bo@customer.example", "cy@customer.example"):
+        client.post("/api/v1/customers", json={"email": email}, headers=agent)
+    added = client.post("/api/v1/customers/bo@customer.example/addresses",
+                        json={"address": "Bo@Home.example"}, headers=agent)  # fmt: skip
+    assert added.status_code == 201, added.text
+    assert added.json()["email"] == "bo@customer.example"
+    assert added.json()["addresses"] == ["bo@home.example"]
+    found = client.get("/api/v1/customers?q=HOME.example", headers=agent).json()["items"]
+    assert [c["email"] for c in found] == ["bo@customer.example"]  # found by either address
+    opened = {"customer": {"email": "bo@home.example"}, "subject": "From home"}
+    case = client.post("/api/v1/cases", json=opened, headers=agent).json()
+    assert case["customer"]["email"] == "bo@customer.example"  # replies go to their own
+    taken = client.post("/api/v1/customers/cy@customer.example/addresses",
+                        json={"address": "bo@home.example"}, headers=agent)  # fmt: skip
+    body = problem(taken, 409)
+    assert "merge customer" in body["hint"]
+    problem(client.post("/api/v1/customers/cy@customer.example/addresses",
+                        json={"address": "no address"}, headers=agent), 422)  # fmt: skip
+    own = client.delete("/api/v1/customers/bo@customer.example/addresses/bo@customer.example",
+                        headers=agent)  # fmt: skip
+    assert "own address" in problem(own, 422)["detail"]
+    problem(client.delete("/api/v1/customers/cy@customer.example/addresses/bo@home.example",
+                          headers=agent), 404)  # fmt: skip
+    removed = client.delete("/api/v1/customers/bo@customer.example/addresses/bo@home.example",
+                            headers=agent)  # fmt: skip
+    assert removed.status_code == 200 and removed.json()["addresses"] == []
+    problem(client.get("/api/v1/customers/bo@home.example", headers=agent), 404)

@@ -31,6 +31,7 @@ SAMPLE_PATH_VALUES = {
     "token_id": "999999",
     "webhook_id": "999999",
     "email": "nobody@example.com",
+    "address": "nobody@example.com",
     "attachment_id": "1",
 }
 TOKEN_SCOPES = [*SCOPES, "cases,sops"]

@@ -1,8 +1,9 @@
-"""`sopdesk customer add|update|purchase`: onboarding and loyalty started from the command
-line, and a customer's details changed."""
+"""`sopdesk customer add|update|purchase|merge|address`: onboarding and loyalty started
+from the command line, a customer's details changed, duplicates merged."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -87,3 +88,32 @@ def test_update_changes_the_address_and_keeps_the_customer(initialised: Runner) 
     assert taken.code == 1 and "has the e-mail address mo@customer.example already" in taken.err
     bad = cli("customer", "update", "lee@customer.example", "--email", "lee")
     assert bad.code == 1 and "is not an e-mail address" in bad.err
+
+
+def test_two_customers_are_merged_and_addresses_added_and_removed(
+    initialised: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = initialised
+    for address in ("ann@work.example", "ann@home.example"):
+        assert cli("customer", "add", address, "--name", "Ann Lee").code == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    asked = cli("customer", "merge", "ann@work.example", "ann@home.example")
+    assert asked.code == 1 and "This cannot be undone" in asked.out
+    listed = json.loads(cli("case", "list", "--format", "json").out)
+    assert len({case["customer"] for case in listed}) == 2  # nothing merged
+    merged = cli("customer", "merge", "ann@work.example", "ANN@home.example", "--yes")
+    assert merged.code == 0, merged.err
+    assert "merged customer 2 (ann@home.example) into customer 1 (ann@work.example)" in merged.out
+    assert "1 case(s) moved" in merged.out  # each had an onboarding case
+    added = cli("customer", "address", "add", "1", "Ann@Phone.example", "--format", "json")
+    assert json.loads(added.out) == {
+        "id": 1,
+        "email": "ann@work.example",
+        "addresses": ["ann@home.example", "ann@phone.example"],
+    }
+    taken = cli("customer", "address", "add", "ann@home.example", "ann@work.example")
+    assert taken.code == 1 and "has the address ann@work.example already" in taken.err
+    removed = cli("customer", "address", "remove", "1", "ann@phone.example")
+    assert removed.out.strip() == "customer 1: ann@work.example; other addresses: ann@home.example"
+    itself = cli("customer", "merge", "1", "ann@home.example", "--yes")
+    assert itself.code == 1 and "cannot be merged into themselves" in itself.err

@@ -200,3 +200,68 @@ def test_a_customer_with_many_cases_gets_them_a_page_at_a_time(
     assert "Question number 59" in case and "Question number 49" not in case
     assert f'<a href="/customers/{dana.id}">All 61 cases of dana@example.com</a>' in case
     assert 'title="60 other cases">Repeat customer' in case
+
+
+def test_another_address_is_added_and_removed_on_the_page(
+    world: World, client_for: ClientFor
+) -> None:
+    dana = _customer(world, "dana@example.com")
+    agent = client_for("agent")
+    added = agent.post_form(f"/customers/{dana.id}/addresses", {"address": "Dana@Home.example"})
+    assert added.headers["location"] == f"/customers/{dana.id}?done=address-added"
+    page = agent.get(added.headers["location"]).text
+    assert "The address is added: mail from it finds this customer." in page
+    assert '<ul class="addresses" aria-label="Other addresses">' in page
+    assert 'aria-label="Remove dana@home.example"' in page
+    assert "customer.address_added · agent@example.com: dana@home.example" in page
+    taken = agent.post_form(f"/customers/{dana.id}/addresses", {"address": "fox@example.com"})
+    assert taken.status_code == 409
+    fox = _customer(world, "fox@example.com")
+    assert f"The address fox@example.com is customer {fox.id}&#39;s: merge customer" in taken.text
+    assert 'value="fox@example.com"' in taken.text  # kept to fix
+    removed = agent.post_form(
+        f"/customers/{dana.id}/addresses/remove", {"address": "dana@home.example"}
+    )
+    assert removed.headers["location"] == f"/customers/{dana.id}?done=address-removed"
+    assert "Remove dana@home.example" not in agent.get(removed.headers["location"]).text
+    reader = client_for("agent")
+    reader.csrf = "forged"
+    assert (
+        reader.post_form(f"/customers/{dana.id}/addresses", {"address": "x@y.example"}).status_code
+        == 403
+    )
+
+
+def test_a_duplicate_is_merged_into_the_customer_on_the_page(
+    world: World, client_for: ClientFor
+) -> None:
+    dana = _customer(world, "dana@example.com")
+    fox = _customer(world, "fox@example.com")
+    fox_id = fox.id
+    agent = client_for("agent")
+    page = agent.get(f"/customers/{dana.id}").text
+    assert "Merge a duplicate" in page and 'name="confirm" value="yes" required' in page
+    unconfirmed = agent.post_form(f"/customers/{dana.id}/merge", {"other": "fox@example.com"})
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm: a merge cannot be undone." in unconfirmed.text
+    assert 'value="fox@example.com"' in unconfirmed.text
+    nobody = agent.post_form(
+        f"/customers/{dana.id}/merge", {"other": "nobody@example.com", "confirm": "yes"}
+    )
+    assert nobody.status_code == 422 and "No customer &#39;nobody@example.com&#39;." in nobody.text
+    merged = agent.post_form(
+        f"/customers/{dana.id}/merge", {"other": "FOX@example.com", "confirm": "yes"}
+    )
+    assert merged.headers["location"] == f"/customers/{dana.id}?done=merged"
+    page = agent.get(merged.headers["location"]).text
+    assert "The other customer is merged into this one" in page
+    assert f'href="/cases/{world.critical_ref}"' in page  # Fox's case is Dana's now
+    assert (
+        f"customer.merged · agent@example.com: customer {fox_id} (fox@example.com), 1 case" in page
+    )
+    assert 'aria-label="Remove fox@example.com"' in page
+    assert agent.get(f"/customers/{fox_id}").status_code == 404
+    itself = agent.post_form(
+        f"/customers/{dana.id}/merge", {"other": str(dana.id), "confirm": "yes"}
+    )
+    assert itself.status_code == 422 and "cannot be merged into themselves" in itself.text

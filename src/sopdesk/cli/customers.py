@@ -1,4 +1,5 @@
-"""`sopdesk customer add|update|purchase`: tell sopdesk about customers and what they buy.
+"""`sopdesk customer add|update|purchase|merge|address`: tell sopdesk about customers,
+what they buy, their other addresses, and which two customers are one person.
 
 Adding a customer starts the published SOPs triggered by `customer_created`
 (onboarding); counting a purchase starts those triggered by `purchase` whose condition
@@ -13,7 +14,9 @@ from typing import Annotated
 
 import typer
 
+from sopdesk.actions.customer_addresses import Addresses, do_add_address, do_remove_address
 from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
+from sopdesk.actions.customer_merge import do_merge_customers
 from sopdesk.actions.customers import customer_key
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.cli.app import app
@@ -23,10 +26,16 @@ from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
 
 customer_app = typer.Typer(
-    help="Add customers, change their details and count their purchases (onboarding, loyalty).",
+    help="Add customers, change their details, count their purchases (onboarding, "
+    "loyalty), give them other addresses and merge duplicates.",
     no_args_is_help=True,
 )
 app.add_typer(customer_app, name="customer")
+address_app = typer.Typer(
+    help="A customer's other e-mail addresses: mail from them finds the customer.",
+    no_args_is_help=True,
+)
+customer_app.add_typer(address_app, name="address")
 
 
 @customer_app.command("add")
@@ -122,6 +131,71 @@ def purchase_command(
         typer.echo(
             f"purchase {purchase_id} {counted}: {purchases} in all; {result.started} SOP(s) started"
         )
+
+
+@customer_app.command("merge")
+def merge_command(
+    keep: Annotated[str, typer.Argument(help="The customer to keep: id or e-mail address.")],
+    other: Annotated[
+        str, typer.Argument(help="The customer to merge into it: id or e-mail address.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask; a merge is final.")] = False,
+    fmt: Format = FORMAT,
+) -> None:
+    """Merge OTHER into KEEP: one person known under two addresses.
+
+    OTHER's cases, events, queued e-mails, survey answers and purchases become KEEP's,
+    and OTHER's addresses become KEEP's other addresses. KEEP's details win and fill
+    their gaps from OTHER's; tags are joined. OTHER is gone: this cannot be undone.
+    """
+    if not yes:
+        typer.confirm(
+            f"Merge customer {other} into customer {keep}? This cannot be undone", abort=True
+        )
+    with open_session() as session:
+        merged = do_merge_customers(session, customer_key(keep), customer_key(other), by="cli")
+        row = merged.customer
+        if fmt is Format.JSON:
+            out = {"id": row.id, "email": row.email, "purchases": row.purchases}
+            moved = {"merged": merged.merged_id, "cases": merged.cases}
+            typer.echo(json.dumps(out | moved | {"changed": list(merged.changed)}))
+            return
+        typer.echo(
+            f"merged customer {merged.merged_id} ({merged.merged_email}) into customer "
+            f"{row.id} ({row.email}): {merged.cases} case(s) moved"
+        )
+
+
+@address_app.command("add")
+def address_add_command(
+    customer: Annotated[str, typer.Argument(help="The customer's id or e-mail address.")],
+    address: Annotated[str, typer.Argument(help="Another address of theirs; nobody else's.")],
+    fmt: Format = FORMAT,
+) -> None:
+    """Add another address of the customer; mail from it then finds them."""
+    with open_session() as session:
+        _print_addresses(do_add_address(session, customer_key(customer), address, by="cli"), fmt)
+
+
+@address_app.command("remove")
+def address_remove_command(
+    customer: Annotated[str, typer.Argument(help="The customer's id or e-mail address.")],
+    address: Annotated[str, typer.Argument(help="One of their other addresses.")],
+    fmt: Format = FORMAT,
+) -> None:
+    """Remove one of the customer's other addresses (not their own: change that)."""
+    with open_session() as session:
+        removed = do_remove_address(session, customer_key(customer), address, by="cli")
+        _print_addresses(removed, fmt)
+
+
+def _print_addresses(addresses: Addresses, fmt: Format) -> None:
+    row = addresses.customer
+    if fmt is Format.JSON:
+        typer.echo(json.dumps({"id": row.id, "email": row.email, "addresses": addresses.others}))
+        return
+    others = ", ".join(addresses.others) or "none"
+    typer.echo(f"customer {row.id}: {row.email}; other addresses: {others}")
 
 
 def _instant(value: str | None) -> datetime | None:

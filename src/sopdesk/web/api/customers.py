@@ -1,5 +1,6 @@
 """/api/v1/customers: customers a page at a time, one customer with their history, adding
-a customer and counting a purchase (each of which can start SOPs: onboarding, loyalty)."""
+a customer and counting a purchase (each of which can start SOPs: onboarding, loyalty),
+a customer's other addresses, and merging two customers who are one person."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from sopdesk.actions.api_reads import list_customers
 from sopdesk.actions.case_reads import MAX_LIMIT, customer_history
+from sopdesk.actions.customer_addresses import (
+    Addresses,
+    do_add_address,
+    do_remove_address,
+    other_addresses,
+)
 from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
+from sopdesk.actions.customer_merge import do_merge_customers
 from sopdesk.actions.customers import customer_key
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.auth.permissions import Principal
@@ -61,8 +69,10 @@ def customer(customer: CustomerKey, who: CustomerReader, session: DbSession) -> 
     """One customer with every case (newest first) and the events about them; a customer
     with more than one case is a repeat customer."""
     history = customer_history(session, customer_key(customer))
+    others = other_addresses(session, history.customer.id)
     return m.CustomerDetail(
         **m.customer_out(history.customer).model_dump(),
+        addresses=[row.address for row in others],
         cases=[m.case_summary(row) for row in history.cases],
         events=[m.event_out(event) for event in history.events],
     )
@@ -155,4 +165,77 @@ def purchase(
     )
     return m.PurchaseOut(
         customer=m.customer_out(result.customer), counted=result.counted, started=result.started
+    )
+
+
+@router.post(
+    "/{customer}/addresses",
+    response_model=m.AddressesOut,
+    status_code=201,
+    summary="Add another address",
+    openapi_extra=WRITE,
+)
+def add_address(
+    customer: CustomerKey, body: m.AddressIn, who: CustomerWriter, session: DbSession
+) -> m.AddressesOut:
+    """Add another e-mail address of the customer: mail from it then finds them (what we
+    send still goes to their own address). An address that is another customer's is
+    refused with 409: merge the two instead. Logged as `customer.address_added`."""
+    added = do_add_address(session, customer_key(customer), body.address, by=who.email)
+    return _addresses_out(added)
+
+
+@router.delete(
+    "/{customer}/addresses/{address}",
+    response_model=m.AddressesOut,
+    summary="Remove another address",
+    openapi_extra=WRITE,
+)
+def remove_address(
+    customer: CustomerKey,
+    address: Annotated[m.Text, Path(max_length=320, description="One of their other addresses")],
+    who: CustomerWriter,
+    session: DbSession,
+) -> m.AddressesOut:
+    """Remove one of the customer's other addresses; mail from it then opens cases for a
+    new customer. Their own address cannot be removed (422), only changed with PATCH.
+    Logged as `customer.address_removed`."""
+    removed = do_remove_address(session, customer_key(customer), address, by=who.email)
+    return _addresses_out(removed)
+
+
+def _addresses_out(addresses: Addresses) -> m.AddressesOut:
+    row = addresses.customer
+    return m.AddressesOut(customer_id=row.id, email=row.email, addresses=addresses.others)
+
+
+@router.post(
+    "/{customer}/merge",
+    response_model=m.MergeOut,
+    summary="Merge another customer into this one",
+    dependencies=IDEMPOTENT,
+    openapi_extra=WRITE,
+)
+def merge(
+    customer: CustomerKey, body: m.MergeIn, who: CustomerWriter, session: DbSession
+) -> m.MergeOut:
+    """Merge the customer named in the body into this one, for one person known under
+    two addresses. Their cases, events, queued e-mails, survey answers and purchases
+    become this customer's; their addresses become this customer's other addresses, so
+    mail from them keeps arriving here; links already sent to them keep working. This
+    customer's details win, and fill their gaps from the other's; tags are joined. The
+    other customer is gone: this cannot be undone. Merging a customer into themselves
+    is refused with 422. Logged as `customer.merged`."""
+    merged = do_merge_customers(
+        session, customer_key(customer), customer_key(body.customer), by=who.email
+    )
+    kept = merged.customer
+    others = [row.address for row in other_addresses(session, kept.id)]
+    return m.MergeOut(
+        customer=m.customer_out(kept),
+        merged=m.CustomerRef(
+            id=merged.merged_id, email=merged.merged_email, name=merged.merged_name
+        ),
+        cases=merged.cases,
+        addresses=others,
     )

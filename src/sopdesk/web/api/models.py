@@ -314,10 +314,43 @@ class AssignIn(BaseModel):
 
 
 class CustomerDetail(CustomerOut):
-    """A customer with every case (newest first) and their event timeline."""
+    """A customer with their other addresses, every case (newest first) and their event
+    timeline."""
 
+    addresses: list[str] = Field(description="Their other addresses; mail from them finds them")
     cases: list[CaseSummary]
     events: list[EventOut]
+
+
+class AddressIn(BaseModel):
+    """Another e-mail address of the customer; it must be nobody else's."""
+
+    address: Text = Field(min_length=3, max_length=320, examples=["ann@home.example"])
+
+
+class AddressesOut(BaseModel):
+    """A customer's own address and their other addresses."""
+
+    customer_id: int
+    email: str
+    addresses: list[str]
+
+
+class MergeIn(BaseModel):
+    """The customer to merge into this one, by id or e-mail address."""
+
+    customer: Text = Field(
+        min_length=1, max_length=320, examples=["ann@home.example"], description="Id or email"
+    )
+
+
+class MergeOut(BaseModel):
+    """The kept customer after the merge, and what moved to them."""
+
+    customer: CustomerOut
+    merged: CustomerRef
+    cases: int = Field(description="The merged customer's cases, now this customer's")
+    addresses: list[str] = Field(description="The kept customer's other addresses")
 
 
 # --- SOPs --------------------------------------------------------------------------

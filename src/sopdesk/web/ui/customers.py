@@ -1,6 +1,7 @@
 """Customers: the list (search by name or e-mail), one customer's page — details, tier
 and tags, purchases, every case and what happened to them — and the forms to add a
-customer, change their details (their e-mail address too) and record a purchase.
+customer, change their details (their e-mail address too), record a purchase, add or
+remove another address of theirs, and merge a duplicate into them.
 
 Adding a customer starts the SOPs triggered by `customer_created` (onboarding) and a
 purchase those triggered by `purchase` whose condition holds (loyalty recognition), as
@@ -9,6 +10,7 @@ the API and the CLI do; the page says what started.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,14 +22,16 @@ from sqlalchemy import select
 
 from sopdesk.actions.api_reads import list_customers
 from sopdesk.actions.case_reads import customer_case_count, customer_cases
+from sopdesk.actions.customer_addresses import do_add_address, do_remove_address, other_addresses
 from sopdesk.actions.customer_changes import (
     CustomerChange,
     do_update_customer,
 )
-from sopdesk.actions.customers import get_customer, valid_email
+from sopdesk.actions.customer_merge import do_merge_customers
+from sopdesk.actions.customers import customer_key, get_customer, valid_email
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.auth.permissions import Principal
-from sopdesk.errors import Conflict, InvalidInput, NotFound
+from sopdesk.errors import Conflict, InvalidInput, NotFound, SopdeskError
 from sopdesk.store.tables import CaseEventRow
 from sopdesk.web.rendering import TEMPLATES
 from sopdesk.web.ui import CSRF, DbSession, back_to, person, ui_page
@@ -46,6 +50,9 @@ DONE = {
     "unchanged": "Nothing was changed.",
     "counted": "The purchase is counted.",
     "counted-before": "This purchase was counted before; nothing changed.",
+    "address-added": "The address is added: mail from it finds this customer.",
+    "address-removed": "The address is removed: mail from it no longer finds this customer.",
+    "merged": "The other customer is merged into this one: their cases are listed below.",
 }
 
 
@@ -146,6 +153,7 @@ def _customer_context(session: DbSession, customer_id: int, page: int = 1) -> di
     new_case = urlencode({"email": customer.email, "name": customer.name})
     return {
         "customer": customer,
+        "addresses": [row.address for row in other_addresses(session, customer.id)],
         "cases": cases,
         "case_count": total,
         "case_pages": _pages(customer.id, page, pages),
@@ -280,3 +288,80 @@ def _moment(text: str, timezone: str) -> datetime | None:
     except ValueError:
         raise InvalidInput("give the purchase's date and time, like 2026-11-24 14:30") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+@router.post("/customers/{customer_id}/addresses", dependencies=CSRF)
+def add_address(
+    request: Request,
+    session: DbSession,
+    me: CustomerWriter,
+    customer_id: int,
+    address: FormText = "",
+) -> Response:
+    def change() -> None:
+        do_add_address(session, customer_id, address, by=me.email)
+
+    return _change(request, session, me, customer_id, change, "address-added", {"address": address})
+
+
+@router.post("/customers/{customer_id}/addresses/remove", dependencies=CSRF)
+def remove_address(
+    request: Request,
+    session: DbSession,
+    me: CustomerWriter,
+    customer_id: int,
+    address: FormText = "",
+) -> Response:
+    def change() -> None:
+        do_remove_address(session, customer_id, address, by=me.email)
+
+    return _change(request, session, me, customer_id, change, "address-removed", {})
+
+
+@router.post("/customers/{customer_id}/merge", dependencies=CSRF)
+def merge_customer(
+    request: Request,
+    session: DbSession,
+    me: CustomerWriter,
+    customer_id: int,
+    other: FormText = "",
+    confirm: FormText = "",
+) -> Response:
+    def change() -> None:
+        if not other.strip():
+            raise InvalidInput("name the customer to merge into this one: id or e-mail address")
+        if confirm != "yes":
+            raise InvalidInput("tick the box to confirm: a merge cannot be undone")
+        do_merge_customers(session, customer_id, customer_key(other.strip()), by=me.email)
+
+    return _change(request, session, me, customer_id, change, "merged", {"other": other})
+
+
+def _change(
+    request: Request,
+    session: DbSession,
+    me: Principal,
+    customer_id: int,
+    change: Callable[[], None],
+    done: str,
+    values: dict[str, str],
+) -> Response:
+    """Make a change from a form: back to the page with what happened, or the page
+    again with what to fix and the form's text kept. The page's own customer missing is
+    the usual 404."""
+    get_customer(session, customer_id)
+    try:
+        change()
+    except (InvalidInput, Conflict, NotFound) as exc:
+        session.rollback()
+        status = 409 if isinstance(exc, Conflict) else 422
+        error = _sentence(exc)
+        return _customer_page(
+            request, session, me, customer_id, error=error, values=values, status=status
+        )
+    return back_to(f"/customers/{customer_id}?done={done}")
+
+
+def _sentence(exc: SopdeskError) -> str:
+    text = exc.message[:1].upper() + exc.message[1:]
+    return f"{text}: {exc.hint}." if exc.hint else f"{text}."
