@@ -496,6 +496,35 @@ def agent_tags_the_customer_and_counts_a_purchase(agent: Page, server: Server) -
     shot(agent, "34-customer")
 
 
+def agent_merges_a_duplicate_and_adds_an_address(agent: Page, server: Server) -> None:
+    """Wanda called from her home address: a second customer, merged into the first."""
+    wanda = agent.url.split("?")[0]  # her page, from the step before
+    agent.goto(server.url + "/cases/new")
+    agent.get_by_label("Customer's e-mail").fill("wanda.web@home.example")
+    agent.get_by_label("Customer's name").fill("Wanda Web")
+    agent.get_by_label("Subject").fill("Calling about the vase again")
+    agent.get_by_label("What the customer said").fill("Called: still waiting for the new vase.")
+    agent.get_by_role("button", name="Open the case").click()
+    expect(agent.get_by_text("The case is open and its SOP has started.")).to_be_visible()
+    agent.goto(wanda)
+    agent.get_by_label("The other customer").fill("wanda.web@home.example")
+    agent.get_by_role("button", name="Merge into this customer").click()
+    confirm = agent.get_by_label("I understand that a merge cannot be undone")
+    assert confirm.evaluate("box => !box.validity.valid")  # the browser asks for the tick first
+    confirm.check()
+    agent.get_by_role("button", name="Merge into this customer").click()
+    expect(agent.get_by_role("status")).to_contain_text("The other customer is merged into this")
+    expect(agent.get_by_role("link", name="Calling about the vase again")).to_be_visible()
+    expect(agent.get_by_role("list", name="Other addresses")).to_contain_text(
+        "wanda.web@home.example"
+    )
+    agent.get_by_label("Another e-mail address of theirs").fill("wanda@work.example")
+    agent.get_by_role("button", name="Add the address").click()
+    expect(agent.get_by_role("status")).to_contain_text("The address is added")
+    expect(agent.get_by_role("button", name="Remove wanda@work.example")).to_be_visible()
+    shot(agent, "35-customer-merged")
+
+
 def test_customers_write_in_by_the_form_and_agents_log_calls_and_keep_customers(
     server: Server, browser: Browser
 ) -> None:
@@ -520,6 +549,7 @@ def test_customers_write_in_by_the_form_and_agents_log_calls_and_keep_customers(
     sign_in(agent, server, email, password)
     agent_sees_the_photo_and_logs_a_call(agent, server, reference)
     agent_tags_the_customer_and_counts_a_purchase(agent, server)
+    agent_merges_a_duplicate_and_adds_an_address(agent, server)
     agent_context.close()
     assert dialogs == [], dialogs
     assert errors == [], errors
