@@ -19,6 +19,7 @@ from sopdesk.actions.customers import customer_by_key, find_customer
 from sopdesk.actions.intake import do_receive_email
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.actions.surveys import customer_for_link, do_review_clicked
+from sopdesk.actions.unsubscribe import do_unsubscribe
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
 from sopdesk.store.tables import (
@@ -301,3 +302,23 @@ def test_making_another_address_the_customers_own_swaps_the_two(
     assert updated.customer.email == HOME
     assert [row.address for row in other_addresses(library, ann.id)] == [WORK]
     assert customer_by_key(library, WORK).id == ann.id
+
+
+def test_a_merged_customer_who_said_stop_stops_the_kept_customers_follow_ups(
+    library: Session, settings: Settings
+) -> None:
+    sops.do_create_draft(library, WELCOME_SERIES, "ann", now=MONDAY - timedelta(days=1))
+    sops.do_publish(library, "welcome-series", approver="bob", now=MONDAY - timedelta(days=1))
+    kept = do_add_customer(library, email=WORK, name="Ann Lee", now=MONDAY, settings=settings)
+    gone = do_add_customer(library, email=HOME, name="Ann Lee", now=MONDAY, settings=settings)
+    kept_id, gone_id = kept.customer.id, gone.customer.id
+    do_unsubscribe(library, gone_id, now=MONDAY + timedelta(hours=1))
+    merged = do_merge_customers(library, kept_id, gone_id, by="x", now=MONDAY + timedelta(hours=2))
+    assert merged.customer.unsubscribed_at == MONDAY + timedelta(hours=1)
+    tips = f"customer:{kept_id}:welcome-series:created:followup:tips"
+    [logged] = library.scalars(select(CaseEventRow).where(CaseEventRow.kind == "customer.merged"))
+    assert tips in logged.data["followups_cancelled"]
+    fire_due(library, MONDAY + timedelta(days=4), settings)
+    subjects = [row.payload["subject"] for row in library.scalars(select(OutboxRow))]
+    assert "Three tips" not in subjects
+    assert library.scalars(select(TimerRow.status).where(TimerRow.key == tips)).one() == "cancelled"

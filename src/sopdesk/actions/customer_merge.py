@@ -11,7 +11,8 @@ What the kept customer's details become (`merged_details`, pure): their own name
 phone and tier win; a detail they lack is taken from the merged customer (a tier
 counts as lacking when it is the default); tags are joined; purchases are added,
 a purchase both counted (the same purchase id) once; the earlier `created_at` is kept;
-if either had unsubscribed from follow-ups, the kept customer has.
+if either had unsubscribed from follow-ups, the kept customer has (and their waiting
+follow-ups are cancelled, as an unsubscribe does).
 
 Sequences (onboarding, loyalty) are keyed by customer: the merged customer's are
 renamed onto the kept customer, and where the kept customer has run the same one
@@ -34,6 +35,7 @@ from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_state import atomic_case, log_event
 from sopdesk.actions.customer_changes import MAX_TAGS
 from sopdesk.actions.customers import customer_by_key
+from sopdesk.actions.unsubscribe import cancel_optional
 from sopdesk.errors import InvalidInput
 from sopdesk.store.tables import (
     CaseEventRow,
@@ -119,6 +121,10 @@ def do_merge_customers(
     for column, (_, value) in changed.items():
         setattr(kept, column, value)
     kept.updated_at = moment
+    stopped: list[str] = []
+    if "unsubscribed_at" in changed:  # the merged customer had said stop: so has this one
+        outbox, timers = cancel_optional(session, kept, moment)
+        stopped = [row.key for row in outbox] + [timer.key for timer in timers]
     log_event(
         session,
         "customer.merged",
@@ -128,6 +134,7 @@ def do_merge_customers(
         merged={"id": gone_id, "email": gone_email, "name": gone_name},
         cases=cases,
         changes=changed,
+        followups_cancelled=stopped,
     )
     return MergedCustomers(kept, gone_id, gone_email, gone_name, cases, tuple(changed))
 

@@ -86,6 +86,28 @@ def do_unsubscribe(
     if not already:
         customer.unsubscribed_at = moment
         customer.updated_at = moment
+    stopped, paused = cancel_optional(session, customer, moment)
+    log_event(
+        session,
+        "customer.unsubscribed",
+        moment,
+        customer_id=customer.id,
+        actor="customer",
+        via=via,
+        already=already,
+        outbox_cancelled=[row.key for row in stopped],
+        timers_cancelled=[timer.key for timer in paused],
+    )
+    return Unsubscribed(
+        customer.id, customer.unsubscribed_at or moment, already, len(stopped), len(paused)
+    )
+
+
+def cancel_optional(
+    session: Session, customer: CustomerRow, moment: datetime
+) -> tuple[list[OutboxRow], list[TimerRow]]:
+    """Cancel the customer's waiting optional e-mails and pending optional timers (what an
+    unsubscribed customer must not get); each e-mail's cancellation is logged."""
     case_ids = select(CaseRow.id).where(CaseRow.customer_id == customer.id)
     outbox = session.scalars(
         select(OutboxRow)
@@ -120,17 +142,4 @@ def do_unsubscribe(
             key=row.key,
             reason="unsubscribed",
         )
-    log_event(
-        session,
-        "customer.unsubscribed",
-        moment,
-        customer_id=customer.id,
-        actor="customer",
-        via=via,
-        already=already,
-        outbox_cancelled=[row.key for row in stopped],
-        timers_cancelled=[timer.key for timer in paused],
-    )
-    return Unsubscribed(
-        customer.id, customer.unsubscribed_at or moment, already, len(stopped), len(paused)
-    )
+    return stopped, paused
