@@ -37,12 +37,7 @@ def other_addresses(session: Session, customer_id: int) -> list[CustomerAddressR
 
 
 def claim_address(
-    session: Session,
-    customer: CustomerRow,
-    address: str,
-    now: datetime,
-    *,
-    merged_from: int | None = None,
+    session: Session, customer: CustomerRow, address: str, now: datetime
 ) -> CustomerAddressRow:
     """Record `address` as another of `customer`'s, after checking nobody has it."""
     holder = find_customer(session, address)
@@ -58,9 +53,7 @@ def claim_address(
             f"a customer has at most {MAX_ADDRESSES} other addresses",
             hint="remove one they no longer use first",
         )
-    row = CustomerAddressRow(
-        address=address, customer_id=customer.id, merged_from=merged_from, added_at=now
-    )
+    row = CustomerAddressRow(address=address, customer_id=customer.id, added_at=now)
     session.add(row)
     return row
 
@@ -69,6 +62,11 @@ def claim_address(
 class Addresses:
     customer: CustomerRow
     others: list[str]
+
+
+def _addresses(session: Session, customer: CustomerRow) -> Addresses:
+    session.flush()
+    return Addresses(customer, [other.address for other in other_addresses(session, customer.id)])
 
 
 @atomic_case
@@ -88,8 +86,7 @@ def do_add_address(
     log_event(
         session, "customer.address_added", moment, customer_id=row.id, actor=by, address=email
     )
-    session.flush()
-    return Addresses(row, [other.address for other in other_addresses(session, row.id)])
+    return _addresses(session, row)
 
 
 @atomic_case
@@ -119,5 +116,4 @@ def do_remove_address(
     log_event(
         session, "customer.address_removed", moment, customer_id=row.id, actor=by, address=email
     )
-    session.flush()
-    return Addresses(row, [other.address for other in other_addresses(session, row.id)])
+    return _addresses(session, row)
