@@ -48,6 +48,8 @@ CASE = {"id": 7, "reference": "SD-7", "subject": "Refund", "status": "open"}
         ("sla.breached", {"target": "metric:first_response"}, "sla.breached"),
         ("case.resolved", {}, "case.resolved"),
         ("survey.answered", {"rating": 5}, "survey.answered"),
+        ("customer.merged", {"cases": 1}, "customer.merged"),
+        ("customer.updated", {}, None),
         ("case.closed", {}, None),
         ("status.changed", {"after": "resolved"}, None),
         ("message.received", {}, None),
@@ -254,3 +256,28 @@ def test_imported_history_sends_no_webhooks_and_new_cases_still_do(
     assert [(r.case_id, r.payload["event"]) for r in deliveries(library)] == [
         (case_id, "case.created")
     ]
+
+
+def test_a_merge_queues_customer_merged_with_both_customers(
+    library: Session, settings: Settings
+) -> None:
+    from sopdesk.actions.customer_merge import do_merge_customers
+    from sopdesk.actions.sequences import do_add_customer
+
+    merges = hook(library, "customer.merged")
+    hook(library, "case.created")
+    kept = do_add_customer(library, email="ann@work.example", name="Ann", now=MONDAY).customer.id
+    gone = do_add_customer(library, email="ann@home.example", name="A. Lee", now=MONDAY).customer.id
+    before = len(deliveries(library))
+    do_merge_customers(library, kept, gone, by="lead", now=MONDAY + timedelta(hours=1))
+    [row] = deliveries(library)[before:]
+    assert row.customer_id == kept and row.case_id is None
+    payload = row.payload
+    assert (payload["webhook_id"], payload["event"]) == (merges, "customer.merged")
+    assert payload["occurred_at"] == (MONDAY + timedelta(hours=1)).isoformat()
+    assert payload["data"] == {
+        "customer": {"id": kept, "email": "ann@work.example", "name": "Ann"},
+        "merged": {"id": gone, "email": "ann@home.example", "name": "A. Lee"},
+        "cases": 1,  # the onboarding case the built-in library opened for them
+    }
+    assert payload["id"] == event_id(f"customer.merged:{kept}:{gone}")

@@ -52,12 +52,14 @@ from sopdesk.store.tables import (
 SUBSCRIPTION_TTL = 5.0  # seconds another process may take to see a new or removed endpoint
 PING = "ping"
 
-# internal case event kind -> webhook event (sla.warning is decided by its target)
+# internal event kind -> webhook event (sla.warning is decided by its target); all but
+# customer.merged are about a case (survey.answered may be about a customer sequence)
 CASE_EVENTS = {
     "case.opened": "case.created",
     "sla.breached": "sla.breached",
     "case.resolved": "case.resolved",
     "survey.answered": "survey.answered",
+    "customer.merged": "customer.merged",
 }
 SURVEY_FIELDS = ("rating", "resolved", "comment")
 
@@ -160,6 +162,17 @@ def customer_survey_payload(
         **event_details("survey.answered", data),
     }
     return identifier, envelope("survey.answered", identifier, at, body)
+
+
+def customer_merged_payload(
+    at: datetime, customer: Mapping[str, Any], data: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """`(event id, payload)` for `customer.merged`: the kept customer as they are now, the
+    customer merged into them (gone since), and how many cases moved."""
+    merged = data.get("merged") or {}
+    identifier = event_id(f"customer.merged:{customer['id']}:{merged.get('id')}")
+    body = {"customer": dict(customer), "merged": dict(merged), "cases": data.get("cases", 0)}
+    return identifier, envelope("customer.merged", identifier, at, body)
 
 
 def sop_payload(
@@ -320,15 +333,20 @@ def queue_case_events(session: Session, logged: Iterable[Mapping[str, Any]]) -> 
 def _customer_deliveries(
     session: Session, values: Mapping[str, Any], event: str, webhook_ids: Iterable[int]
 ) -> list[dict[str, Any]]:
-    """Deliveries for an event about a customer and no case (a sequence's survey)."""
-    if event != "survey.answered":
+    """Deliveries for an event about a customer and no case (a sequence's survey, a
+    merge)."""
+    payloads = {
+        "survey.answered": customer_survey_payload,
+        "customer.merged": customer_merged_payload,
+    }
+    if event not in payloads:
         return []
     with session.no_autoflush:
         customer = session.get(CustomerRow, values["customer_id"])
     if customer is None:
         return []
     who = {"id": customer.id, "email": customer.email, "name": customer.name or ""}
-    _, payload = customer_survey_payload(values["at"], who, values.get("data") or {})
+    _, payload = payloads[event](values["at"], who, values.get("data") or {})
     return delivery_rows(webhook_ids, payload, values["at"], customer_id=customer.id)
 
 

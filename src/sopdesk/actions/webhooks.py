@@ -33,6 +33,7 @@ EVENTS = (
     "sla.breached",
     "case.resolved",
     "survey.answered",
+    "customer.merged",
     "sop.published",
 )
 MAX_URL = 2000
