@@ -22,6 +22,7 @@ from sopdesk.actions.case_state import (
     atomic_case,
     load_case,
     log_event,
+    refuse_merged,
     with_case,
 )
 from sopdesk.engine import (
@@ -51,6 +52,7 @@ def _step_action(
 ) -> CaseRow:
     moment = resolve_now(now)
     loaded = load_case(session, case_id, settings or Settings())
+    refuse_merged(loaded.case)
     return transition(session, loaded, step, moment, actor)
 
 
@@ -116,6 +118,7 @@ def do_record_event(
     """Record a declared SOP event (e.g. `item_received`); a field of that name is set."""
     moment = resolve_now(now)
     loaded = load_case(session, case_id, settings or Settings())
+    refuse_merged(loaded.case)
 
     def step(state: CaseState, world: World) -> Outcome:
         if name in world.sop.fields:
@@ -148,6 +151,7 @@ def do_set_fields(
     """Merge `fields` into the case's fields; conditional steps may start or stop."""
     moment = resolve_now(now)
     loaded = load_case(session, case_id, settings or Settings())
+    refuse_merged(loaded.case)
     merged = {**(loaded.case.fields or {}), **fields}
     log_event(
         session,
@@ -178,6 +182,7 @@ def do_assign(
 ) -> CaseRow:
     moment = resolve_now(now)
     loaded = load_case(session, case_id, settings or Settings())
+    refuse_merged(loaded.case)
     log_event(
         session,
         "case.assigned",
@@ -214,6 +219,7 @@ def do_change_status(
         raise InvalidInput(f"unknown status {status!r}", hint=f"use one of {known}") from None
     moment = resolve_now(now)
     loaded = load_case(session, case_id, settings or Settings())
+    refuse_merged(loaded.case)
     if loaded.state is None:
         return change_without_run(session, loaded.case, wanted, moment, by)
     return transition(session, loaded, lambda s, w: change_status(s, w, wanted, by), moment, by)

@@ -46,6 +46,23 @@ def get_case(session: Session, case: int | str) -> CaseRow:
     return row
 
 
+MAX_MERGE_HOPS = 20
+"""How far `surviving_case` follows merges (a longer chain is not followed further)."""
+
+
+def surviving_case(session: Session, case: CaseRow) -> CaseRow:
+    """The case that goes on for `case`: itself, or the case it was merged into (and so
+    on, for a case merged into one merged later; `actions.case_merge`)."""
+    for _ in range(MAX_MERGE_HOPS):
+        if case.merged_into is None:
+            return case
+        into = session.get(CaseRow, case.merged_into)
+        if into is None:
+            return case
+        case = into
+    return case
+
+
 @dataclass(frozen=True)
 class CaseFilters:
     status: tuple[str, ...] = ()

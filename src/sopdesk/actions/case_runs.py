@@ -25,6 +25,7 @@ from sopdesk.actions.case_state import (
     front_matter,
     load_case,
     log_event,
+    refuse_merged,
     save_state,
 )
 from sopdesk.actions.context import KnownConversation
@@ -206,6 +207,7 @@ def do_start_sop(
     """Run `sop_id` on a case that has no SOP run (a case taken out of triage)."""
     moment, settings = resolve_now(now), settings or Settings()
     loaded = load_case(session, case_id, settings)
+    refuse_merged(loaded.case)
     if loaded.run is not None:
         raise Conflict(f"case {loaded.case.reference} already runs {loaded.sop.id}")  # type: ignore[union-attr]
     first = session.scalars(

@@ -481,6 +481,15 @@ def _active_runs(session: Session, case_ids: list[int]) -> Any:
     )
 
 
+def refuse_merged(case: CaseRow) -> None:
+    """A case merged into another takes no more work: the work goes on in that case."""
+    if case.merged_into is not None:
+        raise Conflict(
+            f"{case.reference} was merged into SD-{case.merged_into}",
+            hint=f"work on SD-{case.merged_into} instead",
+        )
+
+
 def find_case_id(session: Session, reference: str) -> int:
     """The id of the case with `reference` ("SD-1042"), or of case number 1042."""
     text = reference.strip()

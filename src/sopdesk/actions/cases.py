@@ -202,6 +202,7 @@ def _open_case(
         "updated_at": now,
         "external_source": request.external_source,
         "external_id": request.external_id,
+        "merged_into": None,
     }
     # Routed before the insert, so the route, type and group go out with the INSERT.
     version = _choose_sop(session, values, request, customer, classifier)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
+from sopdesk.actions.case_reads import surviving_case
 from sopdesk.actions.context import message_id_domain
 from sopdesk.actions.intake import IntakeResult, do_receive_email
 from sopdesk.actions.messages import MB, FileLimits
@@ -113,7 +114,7 @@ def do_customer_reply(
     moment = resolve_now(now)
     body = check_reply(text)
     PAGE_FILES.check(files)
-    case = case_for_reference(session, reference)
+    case = surviving_case(session, case_for_reference(session, reference))
     parent = session.scalar(
         select(MessageRow.message_id)
         .where(MessageRow.case_id == case.id, MessageRow.message_id.is_not(None))

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
+from sopdesk.actions.case_reads import surviving_case
 from sopdesk.actions.case_runs import status_events, transition
 from sopdesk.actions.case_state import atomic_case, load_case, log_event
 from sopdesk.actions.cases import CaseRequest, open_case
@@ -96,16 +97,18 @@ def do_receive_email(
     machine = detect_auto_reply(parsed)
     loop = is_mail_loop(parsed, ours, message_id_domain(settings))
     match = _thread(session, parsed)
+    case = session.get(CaseRow, match.case_id) if match else None
+    if case is not None:  # a case merged into another: the mail goes to that one
+        case = surviving_case(session, case)
     if machine is not None or loop:
         why = f"mail loop ({machine.value if machine else 'our own mail'})" if loop else None
         why = why or f"automatic message ({machine.value if machine else ''})"
-        if match is None:
+        if match is None or case is None:
             return _quarantine(
                 session, parsed.raw, f"{why} with no case to thread onto", source, moment
             )
-        return _store_machine(session, match, parsed, why, moment)
-    case = session.get(CaseRow, match.case_id) if match else None
-    if case is not None and case.status != CaseStatusValue.CLOSED.value:
+        return _store_machine(session, case, match, parsed, why, moment)
+    if match is not None and case is not None and case.status != CaseStatusValue.CLOSED.value:
         return _reply(session, case, match, parsed, moment, settings)
     return _new_case(session, parsed, moment, settings, classifier, follow_up_of=case)
 
@@ -187,10 +190,13 @@ def _new_message(parsed: ParsedEmail, *, auto_reply: bool = False) -> NewMessage
 
 
 def _store_machine(
-    session: Session, match: ThreadMatch[int], parsed: ParsedEmail, why: str, now: datetime
+    session: Session,
+    case: CaseRow,
+    match: ThreadMatch[int],
+    parsed: ParsedEmail,
+    why: str,
+    now: datetime,
 ) -> IntakeResult:
-    case = session.get(CaseRow, match.case_id)
-    assert case is not None
     row = store_message(session, case, _new_message(parsed, auto_reply=True), at=now)
     log_event(
         session,

@@ -19,6 +19,7 @@ from sopdesk.actions.case_state import (
     atomic_case,
     load_case,
     log_event,
+    refuse_merged,
 )
 from sopdesk.actions.context import Agent, render_template_payload
 from sopdesk.actions.messages import FileLimits, NewMessage, store_message
@@ -60,6 +61,7 @@ def do_reply(
     REPLY_FILES.check(files)
     moment, settings = resolve_now(now), settings or Settings()
     loaded = load_case(session, case_id, settings)
+    refuse_merged(loaded.case)
     case = loaded.case
     key = key or f"{case.reference}:reply:{uuid.uuid4().hex}"
     subject, body, html = _reply_body(session, loaded, author, text, template_id, moment)
@@ -144,19 +146,27 @@ def do_add_note(
         raise InvalidInput("a note needs some text")
     moment = resolve_now(now)
     loaded = load_case(session, case_id, settings or Settings())
+    refuse_merged(loaded.case)
+    return add_note(session, loaded, author, text, moment)
+
+
+def add_note(
+    session: Session, loaded: LoadedCase, author: str, text: str, now: datetime
+) -> MessageRow:
+    """`do_add_note` inside another action's transaction."""
     note = NewMessage(text=text, kind="note", author=author, subject="")
-    row = store_message(session, loaded.case, note, at=moment)
+    row = store_message(session, loaded.case, note, at=now)
     log_event(
         session,
         "note.added",
-        moment,
-        case_id=case_id,
+        now,
+        case_id=loaded.case.id,
         customer_id=loaded.case.customer_id,
         actor=author,
         message=row.id,
     )
-    message = Message(str(row.id), MessageKind.NOTE, moment, author=author)
-    _after_message(session, loaded, message, moment, author, None)
+    message = Message(str(row.id), MessageKind.NOTE, now, author=author)
+    _after_message(session, loaded, message, now, author, None)
     return row
 
 

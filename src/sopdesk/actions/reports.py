@@ -119,7 +119,9 @@ def load_facts(session: Session, period: Period) -> Facts:
 
 
 def _opened_in(period: Period) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
+    """The cases a report counts: opened in `period`, and not merged into another (a
+    merged case is a duplicate, its messages counted in the case it went to)."""
+    clauses: list[ColumnElement[bool]] = [CaseRow.merged_into.is_(None)]
     if period.since is not None:
         clauses.append(CaseRow.opened_at >= period.since)
     if period.until is not None:

@@ -332,6 +332,8 @@ class CaseRow(Base):
     external_source: Mapped[str | None] = mapped_column(String(40))
     external_id: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    """The case this one was merged into (this one is closed); replies to it go there."""
 
     customer: Mapped[CustomerRow] = relationship()
 
