@@ -220,3 +220,48 @@ def test_cursor_pagination_is_stable(
     assert set(opened) <= set(seen)
     again = client.get("/api/v1/cases?limit=3", headers=agent).json()
     assert [c["reference"] for c in again["items"]] == seen[:3]
+
+
+def test_a_second_case_about_the_same_thing_is_merged(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    first = _open(client, agent)
+    second = _open(client, agent, subject="Opening hours again", body="Are you open Sunday?")
+    merged = client.post(
+        f"/api/v1/cases/{first['reference']}/merge",
+        json={"case": str(second["reference"]).lower()},
+        headers=agent,
+    )
+    assert merged.status_code == 200, merged.text
+    kept = merged.json()
+    assert kept["id"] == first["id"] and kept["merged_into"] is None
+    texts = [message["text"] for message in kept["messages"]]
+    assert "Are you open Sunday?" in texts
+    assert texts[-1].startswith(f"{second['reference']} (Opening hours again) was merged into")
+    assert "case.merged" in [event["kind"] for event in kept["events"]]
+    gone = client.get(f"/api/v1/cases/{second['reference']}", headers=agent).json()
+    assert gone["status"] == "closed" and gone["merged_into"] == first["reference"]
+    assert gone["messages"] == [] and gone["next_due_at"] is None
+    again = client.post(
+        f"/api/v1/cases/{first['reference']}/merge",
+        json={"case": second["reference"]},
+        headers=agent,
+    )
+    assert "merged into another case already" in problem(again, 409)["detail"]
+    itself = client.post(
+        f"/api/v1/cases/{first['reference']}/merge",
+        json={"case": str(first["id"])},
+        headers=agent,
+    )
+    problem(itself, 422)
+    problem(client.post(f"/api/v1/cases/{first['reference']}/merge", json={"case": "SD-x"},
+                        headers=agent), 422)  # fmt: skip
+    problem(client.post(f"/api/v1/cases/{first['reference']}/merge", json={"case": "SD-99999"},
+                        headers=agent), 404)  # fmt: skip
+    someone = _open(client, agent, customer={"email": "bo@customer.example"})
+    other = client.post(
+        f"/api/v1/cases/{first['reference']}/merge",
+        json={"case": someone["reference"]},
+        headers=agent,
+    )
+    assert "merge the customers first" in problem(other, 409)["hint"]

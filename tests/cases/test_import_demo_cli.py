@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -153,6 +155,24 @@ def test_case_open_list_show_and_import_commands(initialised: Runner, tmp_path: 
     imported = cli("case", "import", str(export), "--format", "zendesk")
     assert imported.code == 0 and "zendesk: 8 rows" in imported.out and "row " in imported.out
     assert "0 imported" in cli("case", "import", str(export)).out
+
+
+def test_case_merge_command(initialised: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = initialised
+    for subject in ("Return my shoes", "Shoes again"):
+        opened = cli("case", "open", "--email", "ann@customer.example", "--subject", subject,
+                     "--body", "Wrong size, refund please")  # fmt: skip
+        assert opened.code == 0, opened.err
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    asked = cli("case", "merge", "SD-1", "SD-2")
+    assert asked.code == 1 and "This cannot be undone" in asked.out
+    merged = cli("case", "merge", "sd-1", "SD-2", "--yes", "--format", "json")
+    assert merged.code == 0, merged.err
+    assert json.loads(merged.out) == {"case": "SD-1", "merged": "SD-2", "messages": 2}
+    shown = cli("case", "show", "SD-2")
+    assert "closed" in shown.out and "case.merged_into" in shown.out
+    again = cli("case", "merge", "SD-1", "SD-2", "--yes")
+    assert again.code == 1 and "merged into another case already" in again.err
 
 
 def test_demo_command_loads_once(initialised: Runner) -> None:

@@ -218,3 +218,53 @@ def test_a_case_a_purchase_opened_shows_why_and_its_checklist(
     assert "Opened by sopdesk: started by purchase o-3 (number 3)" in text
     assert "Check the customer's history and choose the recognition" in text
     assert "Send the personal thank-you with the reward" in text
+
+
+def test_a_duplicate_case_is_merged_on_the_page(world: World, client_for: ClientFor) -> None:
+    from sopdesk.actions.cases import do_open_case
+
+    again = do_open_case(
+        world.session,
+        customer_email="dana@example.com",
+        subject="Refund again",
+        body="Did you get my first message about order 1042?",
+        sop_id="refunds",
+    )
+    agent = client_for("agent")
+    page = agent.get(f"/cases/{world.case_ref}").text
+    assert 'action="/cases/' + world.case_ref + '/merge"' in page
+    assert f'<option value="{again.reference}">Refund again</option>' in page  # suggested
+    unticked = agent.post_form(f"/cases/{world.case_ref}/merge", {"other": again.reference})
+    assert unticked.status_code == 422 and "tick the box to confirm" in unticked.text
+    assert f'value="{again.reference}"' in unticked.text  # kept to fix
+    theirs = agent.post_form(
+        f"/cases/{world.case_ref}/merge", {"other": world.critical_ref, "confirm": "yes"}
+    )
+    assert theirs.status_code == 409
+    assert (
+        "different customers&#39; cases: if they are one person, merge the customers first"
+        in theirs.text
+    )
+    nothing = agent.post_form(
+        f"/cases/{world.case_ref}/merge", {"other": "SD-999", "confirm": "yes"}
+    )
+    assert nothing.status_code == 422 and "there is no case" in nothing.text
+    merged = agent.post_form(
+        f"/cases/{world.case_ref}/merge", {"other": again.reference.lower(), "confirm": "yes"}
+    )
+    assert merged.headers["location"] == f"/cases/{world.case_ref}?done=merged"
+    kept = agent.get(merged.headers["location"]).text
+    assert "The other case is merged into this one" in kept
+    assert "Did you get my first message about order 1042?" in kept
+    assert (
+        f"{again.reference} (Refund again) was merged into this case by agent@example.com" in kept
+    )
+    gone = agent.get(f"/cases/{again.reference}").text
+    assert (
+        f'This case was merged into <a href="/cases/{world.case_ref}">{world.case_ref}</a>' in gone
+    )
+    for form in ("/reply", "/note", "/status", "/merge", "/resolve"):  # no work here any more
+        assert f'action="/cases/{again.reference}{form}"' not in gone, form
+    refused = agent.post_form(f"/cases/{again.reference}/note", {"text": "hello"})
+    assert refused.status_code == 409
+    assert f"{again.reference} was merged into {world.case_ref}" in refused.text

@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/cases/{ref}/status"): "case.write",
     ("POST", "/cases/{ref}/resolve"): "case.write",
     ("POST", "/cases/{ref}/assign"): "case.write",
+    ("POST", "/cases/{ref}/merge"): "case.write",
     ("GET", "/customers"): "customer.read",
     ("GET", "/customers/new"): "customer.write",
     ("POST", "/customers/new"): "customer.write",

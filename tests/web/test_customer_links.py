@@ -616,3 +616,31 @@ def test_a_body_over_the_server_s_limit_is_refused_with_413(world: World) -> Non
     )
     assert streamed.status_code == 413
     assert "larger than this server takes" in streamed.text
+
+
+def test_a_link_to_a_merged_case_shows_the_case_it_went_to(world: World) -> None:
+    from sopdesk.actions.case_merge import do_merge_cases
+
+    later = do_open_case(
+        world.session,
+        customer_email="dana@example.com",
+        subject="Order 77 again",
+        body="Still nothing, see my first message.",
+        sop_id="orders",
+    )
+    link = world.link("case", {"case": later.reference})
+    do_merge_cases(world.session, world.case_id, later.id, by="agent@shop.example")
+    page = world.client.get(link)
+    assert page.status_code == 200
+    assert world.reference in page.text and "Where is order 77?" in page.text
+    assert "Still nothing, see my first message." in page.text  # now in this conversation
+    assert "was merged into this case" not in page.text  # the note is internal
+    key = re.search(r'name="key" value="([^"]+)"', page.text)
+    assert key is not None
+    form = {"csrf_token": csrf_of(page.text), "key": key.group(1), "text": "Thanks for merging"}
+    assert world.client.post(link, data=form).status_code == 303
+    world.session.expire_all()
+    last = world.session.scalars(
+        select(MessageRow).where(MessageRow.kind == "inbound").order_by(MessageRow.id.desc())
+    ).first()
+    assert last is not None and (last.case_id, last.text) == (world.case_id, "Thanks for merging")

@@ -1,4 +1,4 @@
-"""`sopdesk case open|list|show|import`: cases from the command line.
+"""`sopdesk case open|list|show|merge|import`: cases from the command line.
 
 Each command opens the configured database, calls one action from
 `sopdesk.actions`, and prints the result (`--format json` for machines).
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from sopdesk.actions.case_import import do_import_cases
+from sopdesk.actions.case_merge import do_merge_cases
 from sopdesk.actions.case_reads import CaseFilters, case_timeline, list_cases
 from sopdesk.actions.cases import do_open_case
 from sopdesk.channels.csv_import import decode
@@ -24,7 +25,9 @@ from sopdesk.errors import InvalidInput
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow
 
-case_app = typer.Typer(help="Open, list, show and import customer cases.", no_args_is_help=True)
+case_app = typer.Typer(
+    help="Open, list, show, merge and import customer cases.", no_args_is_help=True
+)
 app.add_typer(case_app, name="case")
 
 
@@ -144,6 +147,34 @@ def show_command(
             typer.echo(json.dumps(_timeline_json(timeline), indent=2, ensure_ascii=False))
             return
         _print_timeline(timeline)
+
+
+@case_app.command("merge")
+def merge_command(
+    keep: Annotated[str, typer.Argument(help="The case that goes on, e.g. SD-12.")],
+    other: Annotated[str, typer.Argument(help="The case to merge into it, e.g. SD-15.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask; a merge is final.")] = False,
+    fmt: Format = FORMAT,
+) -> None:
+    """Merge OTHER into KEEP: the customer wrote twice about the same thing.
+
+    OTHER's messages and files move to KEEP, with an internal note; OTHER is closed and
+    its SOP stops. Mail and links naming OTHER reach KEEP. Both must be the same
+    customer's.
+    """
+    if not yes:
+        typer.confirm(f"Merge case {other} into case {keep}? This cannot be undone", abort=True)
+    with open_session() as session:
+        merged = do_merge_cases(session, keep, other, by="cli", settings=Settings())
+        kept, gone = merged.case, merged.merged
+        if fmt is Format.JSON:
+            out = {"case": kept.reference, "merged": gone.reference, "messages": merged.messages}
+            typer.echo(json.dumps(out))
+            return
+        typer.echo(
+            f"merged {gone.reference} into {kept.reference}: {merged.messages} message(s) "
+            f"moved; {gone.reference} is closed"
+        )
 
 
 def _timeline_json(timeline: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions import surveys
 from sopdesk.actions.base import utcnow
-from sopdesk.actions.case_reads import case_attachment, preload_attachments
+from sopdesk.actions.case_reads import case_attachment, preload_attachments, surviving_case
 from sopdesk.actions.customer_replies import MAX_REPLY, do_customer_reply
 from sopdesk.actions.unsubscribe import do_unsubscribe
 from sopdesk.errors import InvalidInput, NotFound, PermissionDenied
@@ -330,7 +330,11 @@ def _case_page(
 def _case_get(request: Request, session: Session, token: str) -> Response:
     def render() -> Response:
         reference = _reference(_payload(request, CASE, token), "link")
-        return _case_page(request, session, surveys.case_for_reference(session, reference))
+        return _case_page(
+            request,
+            session,
+            surviving_case(session, surveys.case_for_reference(session, reference)),
+        )
 
     return _guarded(request, render)
 
@@ -359,7 +363,7 @@ def _case_post(
                 files=read_uploads(files),
             )
         except InvalidInput as exc:
-            case = surveys.case_for_reference(session, reference)
+            case = surviving_case(session, surveys.case_for_reference(session, reference))
             return _case_page(
                 request, session, case, text=text[: MAX_REPLY * 2], error=exc.message, status=422
             )
@@ -379,7 +383,7 @@ def _public_file(request: Request, session: Session, token: str, file_id: int) -
 
     def render() -> Response:
         reference = _reference(_payload(request, CASE, token), "link")
-        case = surveys.case_for_reference(session, reference)
+        case = surviving_case(session, surveys.case_for_reference(session, reference))
         row = case_attachment(session, case.id, file_id)
         if row.message_id not in {m.id for m in public_thread(session, case.id)}:
             raise NotFound("this file is not part of the conversation")

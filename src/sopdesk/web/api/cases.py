@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions import cases as case_actions
 from sopdesk.actions.api_reads import CaseQuery, search_cases
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.case_merge import do_merge_cases
 from sopdesk.actions.case_reads import (
     MAX_LIMIT,
     Timeline,
@@ -27,7 +28,7 @@ from sopdesk.actions.case_reads import (
 )
 from sopdesk.actions.case_state import load_case
 from sopdesk.auth.permissions import Principal
-from sopdesk.channels.email_in import Attachment
+from sopdesk.channels.email_in import Attachment, case_reference
 from sopdesk.channels.email_in.mime import safe_filename
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import InvalidInput
@@ -78,6 +79,7 @@ def case_detail(session: Session, reference: str | int, settings: Settings) -> m
         **m.case_fields(row),
         fields=dict(row.fields or {}),
         route=dict(row.route or {}),
+        merged_into=case_reference(row.merged_into) if row.merged_into else None,
         sop_version=version,
         steps=[m.step_out(step, titles) for step in timeline.steps],
         messages=[m.message_out(message) for message in _with_attachments(session, timeline)],
@@ -370,6 +372,26 @@ def change_status(
         session, case.id, body.status.value, by=who.email, settings=_settings(request)
     )
     return case_detail(session, case.id, _settings(request))
+
+
+@router.post(
+    "/{ref}/merge",
+    response_model=m.CaseDetail,
+    summary="Merge another case into this one",
+    dependencies=IDEMPOTENT,
+    openapi_extra=WRITE,
+)
+def merge(
+    ref: Reference, body: m.MergeCaseIn, who: CaseWriter, session: DbSession, request: Request
+) -> m.CaseDetail:
+    """Merge the case named in the body into this one: the customer wrote twice about
+    the same thing. Its messages and files move here, with an internal note saying so;
+    it is closed with `merged_into` set, and its SOP run, timers and follow-ups stop.
+    Mail and links naming it reach this case. This case's SOP and clocks go on as they
+    were. Both must be the same customer's (409 otherwise: merge the customers first);
+    a closed case, or one merged already, is refused with 409. Answers this case."""
+    merged = do_merge_cases(session, ref, body.case, by=who.email, settings=_settings(request))
+    return case_detail(session, merged.case.id, _settings(request))
 
 
 @router.post(

@@ -252,6 +252,9 @@ class CaseDetail(CaseSummary):
 
     fields: dict[str, Any]
     route: dict[str, Any] = Field(description="Why the case went where it went")
+    merged_into: str | None = Field(
+        None, description="The case this one was merged into (this one is closed)"
+    )
     sop_version: int | None
     steps: list[StepOut]
     messages: list[MessageOut]
@@ -320,6 +323,14 @@ class CustomerDetail(CustomerOut):
     addresses: list[str] = Field(description="Their other addresses; mail from them finds them")
     cases: list[CaseSummary]
     events: list[EventOut]
+
+
+class MergeCaseIn(BaseModel):
+    """The case to merge into this one: same customer, not closed."""
+
+    case: Text = Field(
+        pattern=r"^([Ss][Dd]-)?[0-9]{1,9}$", examples=["SD-1043"], description="Reference or id"
+    )
 
 
 class AddressIn(BaseModel):

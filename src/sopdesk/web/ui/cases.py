@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions import cases as case_actions
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.case_merge import do_merge_cases
 from sopdesk.actions.case_reads import (
     Timeline,
     case_attachment,
@@ -40,7 +41,7 @@ from sopdesk.actions.context import (
 )
 from sopdesk.actions.outbound import case_rendering
 from sopdesk.auth.permissions import Principal
-from sopdesk.channels.email_in import sanitise_html
+from sopdesk.channels.email_in import case_reference, sanitise_html
 from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +65,7 @@ DONE_MESSAGES = {
     "status": "The status is changed.",
     "resolved": "The case is resolved.",
     "assigned": "The assignment is changed.",
+    "merged": "The other case is merged into this one: its messages are in the conversation.",
 }
 ESCALATION_EVENTS = frozenset({"sla.warning", "sla.breached", "escalated", "case.assigned"})
 STATUSES = [status.value for status in CaseStatusValue]
@@ -218,6 +220,8 @@ def case_context(
         "preview": extra.get("preview"),
         # a page sent back cannot hold the files chosen before: say which to choose again
         "unsent_files": extra.get("unsent_files", ()),
+        "merge_other": extra.get("merge_other", ""),
+        "merged_into": case_reference(case.merged_into) if case.merged_into else None,
     }
 
 
@@ -401,3 +405,29 @@ def assign(
         return case_actions.do_assign(session, case_id, wanted, by=me.email, settings=settings)
 
     return _act(request, session, me, ref, "assigned", change)
+
+
+@router.post("/cases/{ref}/merge", dependencies=CSRF)
+def merge(
+    request: Request,
+    session: DbSession,
+    me: CaseWriter,
+    ref: str,
+    other: FormText = "",
+    confirm: FormText = "",
+) -> Response:
+    settings = _settings(request)
+
+    def change(case_id: int) -> object:
+        if not other.strip():
+            raise InvalidInput("name the case to merge into this one, e.g. SD-15")
+        if confirm != "yes":
+            raise InvalidInput("tick the box to confirm: a merge cannot be undone")
+        try:
+            return do_merge_cases(session, case_id, other.strip(), by=me.email, settings=settings)
+        except NotFound as exc:
+            raise InvalidInput(f"there is {exc.message}") from None
+        except Conflict as exc:  # the page shows one line: say what to do too
+            raise Conflict(f"{exc.message}: {exc.hint}" if exc.hint else exc.message) from None
+
+    return _act(request, session, me, ref, "merged", change, merge_other=other)
