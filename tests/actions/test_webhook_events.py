@@ -49,6 +49,8 @@ CASE = {"id": 7, "reference": "SD-7", "subject": "Refund", "status": "open"}
         ("case.resolved", {}, "case.resolved"),
         ("survey.answered", {"rating": 5}, "survey.answered"),
         ("customer.merged", {"cases": 1}, "customer.merged"),
+        ("case.merged", {"merged": "SD-2"}, "case.merged"),
+        ("case.merged_into", {"into": "SD-1"}, None),
         ("customer.updated", {}, None),
         ("case.closed", {}, None),
         ("status.changed", {"after": "resolved"}, None),
@@ -281,3 +283,22 @@ def test_a_merge_queues_customer_merged_with_both_customers(
         "cases": 1,  # the onboarding case the built-in library opened for them
     }
     assert payload["id"] == event_id(f"customer.merged:{kept}:{gone}")
+
+
+def test_a_case_merge_queues_case_merged_about_the_case_that_goes_on(
+    library: Session, settings: Settings
+) -> None:
+    from sopdesk.actions.case_merge import do_merge_cases
+
+    merges = hook(library, "case.merged")
+    first = start(library, settings)
+    again = email("Shoes again", "Any news on my refund?", message_id="<m2@customer.example>")
+    second = do_receive_email(library, again, received_at=MONDAY, settings=settings).case_id
+    assert second is not None
+    do_merge_cases(library, first, second, by="sam", now=MONDAY + timedelta(hours=1))
+    [row] = deliveries(library)
+    assert (row.payload["webhook_id"], row.payload["event"]) == (merges, "case.merged")
+    assert row.case_id == first
+    data = row.payload["data"]
+    assert data["case"]["reference"] == f"SD-{first}"
+    assert data["merged"] == f"SD-{second}" and data["messages"] >= 1

@@ -60,6 +60,7 @@ CASE_EVENTS = {
     "case.resolved": "case.resolved",
     "survey.answered": "survey.answered",
     "customer.merged": "customer.merged",
+    "case.merged": "case.merged",
 }
 SURVEY_FIELDS = ("rating", "resolved", "comment")
 
@@ -114,6 +115,8 @@ def event_details(event: str, data: Mapping[str, Any]) -> dict[str, Any]:
             return {name: data[name] for name in SURVEY_FIELDS if name in data}
         case "case.created":
             return {"channel": data.get("channel")}
+        case "case.merged":
+            return {"merged": data.get("merged"), "messages": data.get("messages")}
         case _:
             return {}
 

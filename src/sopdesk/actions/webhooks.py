@@ -33,6 +33,7 @@ EVENTS = (
     "sla.breached",
     "case.resolved",
     "survey.answered",
+    "case.merged",
     "customer.merged",
     "sop.published",
 )
