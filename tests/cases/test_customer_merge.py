@@ -322,3 +322,28 @@ def test_a_merged_customer_who_said_stop_stops_the_kept_customers_follow_ups(
     subjects = [row.payload["subject"] for row in library.scalars(select(OutboxRow))]
     assert "Three tips" not in subjects
     assert library.scalars(select(TimerRow.status).where(TimerRow.key == tips)).one() == "cancelled"
+
+
+def test_a_case_token_threads_mail_from_another_of_the_customers_addresses(
+    library: Session, settings: Settings
+) -> None:
+    case_id = _arrives(library, settings, WORK, "I want to return my shoes", 1)
+    do_add_address(library, WORK, HOME, by="agent", now=MONDAY)
+    reference = library.get(CaseRow, case_id).reference  # type: ignore[union-attr]
+    raw = email(
+        f"Re: my return [{reference}]",
+        "Writing from home: any news?",
+        sender=f"Ann Lee <{HOME}>",
+        message_id="<home-1@x>",
+    )
+    answer = do_receive_email(
+        library, raw, received_at=MONDAY + timedelta(hours=2), settings=settings
+    )
+    assert (answer.outcome, answer.case_id, answer.threaded_via) == ("reply", case_id, "case_token")
+    stranger = email(
+        f"Re: [{reference}]", "Let me in", sender="Eve <eve@x.example>", message_id="<eve-1@x>"
+    )
+    answer = do_receive_email(
+        library, stranger, received_at=MONDAY + timedelta(hours=3), settings=settings
+    )
+    assert answer.outcome == "new_case" and answer.case_id != case_id

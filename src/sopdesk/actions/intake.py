@@ -33,6 +33,7 @@ from sopdesk.actions.case_runs import status_events, transition
 from sopdesk.actions.case_state import atomic_case, load_case, log_event
 from sopdesk.actions.cases import CaseRequest, open_case
 from sopdesk.actions.context import message_id_domain
+from sopdesk.actions.customers import find_customer
 from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.assist.routing import Classifier
 from sopdesk.channels.email_in import (
@@ -47,12 +48,11 @@ from sopdesk.channels.email_in import (
     thread_keys,
 )
 from sopdesk.engine import Message, MessageKind, add_message
-from sopdesk.errors import Conflict, NotFound
+from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
 from sopdesk.store.tables import (
     CaseRow,
     CaseStatusValue,
-    CustomerRow,
     MessageRow,
     QuarantineRow,
 )
@@ -140,7 +140,8 @@ def _thread(session: Session, parsed: ParsedEmail) -> ThreadMatch[int] | None:
 
 
 def _takes_part(session: Session, case_id: int, sender: str) -> bool:
-    """True when `sender` is the case's customer or wrote or was sent one of its messages.
+    """True when `sender` is the case's customer (any of their addresses) or wrote or was
+    sent one of its messages.
 
     Case tokens are guessable ("[SD-1042]"), so a token alone only threads a person's
     mail when they are already on the case; anyone else's mail starts a case of its
@@ -151,13 +152,13 @@ def _takes_part(session: Session, case_id: int, sender: str) -> bool:
     address = (sender or "").strip().lower()
     if not address:
         return False
-    customer = session.scalar(
-        select(CustomerRow.email)
-        .join(CaseRow, CaseRow.customer_id == CustomerRow.id)
-        .where(CaseRow.id == case_id)
-    )
-    if customer is not None and customer.lower() == address:
-        return True
+    owner = session.scalar(select(CaseRow.customer_id).where(CaseRow.id == case_id))
+    try:
+        sender_customer = find_customer(session, address)
+    except InvalidInput:  # not an address a customer could have
+        sender_customer = None
+    if sender_customer is not None and sender_customer.id == owner:
+        return True  # the customer, from their own address or another of theirs
     rows = session.execute(
         select(MessageRow.from_address, MessageRow.to_addresses, MessageRow.cc_addresses).where(
             MessageRow.case_id == case_id
