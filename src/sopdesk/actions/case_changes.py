@@ -20,9 +20,8 @@ from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_runs import Transition, redecide, status_events, transition
 from sopdesk.actions.case_state import (
     atomic_case,
-    load_case,
+    load_for_work,
     log_event,
-    refuse_merged,
     with_case,
 )
 from sopdesk.engine import (
@@ -51,8 +50,7 @@ def _step_action(
     step: Transition,
 ) -> CaseRow:
     moment = resolve_now(now)
-    loaded = load_case(session, case_id, settings or Settings())
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings or Settings())
     return transition(session, loaded, step, moment, actor)
 
 
@@ -117,8 +115,7 @@ def do_record_event(
 ) -> CaseRow:
     """Record a declared SOP event (e.g. `item_received`); a field of that name is set."""
     moment = resolve_now(now)
-    loaded = load_case(session, case_id, settings or Settings())
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings or Settings())
 
     def step(state: CaseState, world: World) -> Outcome:
         if name in world.sop.fields:
@@ -150,8 +147,7 @@ def do_set_fields(
 ) -> CaseRow:
     """Merge `fields` into the case's fields; conditional steps may start or stop."""
     moment = resolve_now(now)
-    loaded = load_case(session, case_id, settings or Settings())
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings or Settings())
     merged = {**(loaded.case.fields or {}), **fields}
     log_event(
         session,
@@ -181,8 +177,7 @@ def do_assign(
     settings: Settings | None = None,
 ) -> CaseRow:
     moment = resolve_now(now)
-    loaded = load_case(session, case_id, settings or Settings())
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings or Settings())
     log_event(
         session,
         "case.assigned",
@@ -218,8 +213,7 @@ def do_change_status(
         known = ", ".join(s.value for s in CaseStatus)
         raise InvalidInput(f"unknown status {status!r}", hint=f"use one of {known}") from None
     moment = resolve_now(now)
-    loaded = load_case(session, case_id, settings or Settings())
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings or Settings())
     if loaded.state is None:
         return change_without_run(session, loaded.case, wanted, moment, by)
     return transition(session, loaded, lambda s, w: change_status(s, w, wanted, by), moment, by)

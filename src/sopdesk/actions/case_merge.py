@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
@@ -30,7 +30,7 @@ from sopdesk.actions.case_reads import get_case
 from sopdesk.actions.case_runs import status_events
 from sopdesk.actions.case_state import LoadedCase, atomic_case, load_case, log_event
 from sopdesk.actions.replies import add_note
-from sopdesk.actions.unsubscribe import WAITING_OUTBOX, is_optional_message
+from sopdesk.actions.unsubscribe import cancel_waiting_messages
 from sopdesk.errors import Conflict, InvalidInput
 from sopdesk.settings import Settings
 from sopdesk.store.tables import (
@@ -38,7 +38,6 @@ from sopdesk.store.tables import (
     CaseStatusValue,
     MessageRow,
     OutboxRow,
-    OutboxStatus,
     RunStatus,
     TimerRow,
     TimerStatus,
@@ -130,12 +129,7 @@ def _close(session: Session, gone: LoadedCase, kept: CaseRow, now: datetime, by:
         .values(status=TimerStatus.CANCELLED.value, last_error=reason)
         .execution_options(synchronize_session=False)
     )
-    waiting = session.scalars(
-        select(OutboxRow).where(OutboxRow.case_id == case.id, OutboxRow.status.in_(WAITING_OUTBOX))
-    )
-    for row in waiting:
-        if is_optional_message(row.key):
-            row.status, row.last_error = OutboxStatus.CANCELLED.value, reason
+    cancel_waiting_messages(session, OutboxRow.case_id == case.id, reason)
     if gone.run is not None:
         gone.run.status, gone.run.updated_at = RunStatus.CANCELLED.value, now
     before = case.status

@@ -24,8 +24,8 @@ from sopdesk.actions.case_state import (
     calendar_for,
     front_matter,
     load_case,
+    load_for_work,
     log_event,
-    refuse_merged,
     save_state,
 )
 from sopdesk.actions.context import KnownConversation
@@ -206,8 +206,7 @@ def do_start_sop(
 ) -> CaseRow:
     """Run `sop_id` on a case that has no SOP run (a case taken out of triage)."""
     moment, settings = resolve_now(now), settings or Settings()
-    loaded = load_case(session, case_id, settings)
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings)
     if loaded.run is not None:
         raise Conflict(f"case {loaded.case.reference} already runs {loaded.sop.id}")  # type: ignore[union-attr]
     first = session.scalars(

@@ -481,13 +481,17 @@ def _active_runs(session: Session, case_ids: list[int]) -> Any:
     )
 
 
-def refuse_merged(case: CaseRow) -> None:
-    """A case merged into another takes no more work: the work goes on in that case."""
-    if case.merged_into is not None:
+def load_for_work(session: Session, case_id: int, settings: Settings) -> LoadedCase:
+    """`load_case` for an action that works on the case. A case merged into another
+    takes no more work (`Conflict`): the work goes on in that case."""
+    loaded = load_case(session, case_id, settings)
+    into = loaded.case.merged_into
+    if into is not None:
         raise Conflict(
-            f"{case.reference} was merged into SD-{case.merged_into}",
-            hint=f"work on SD-{case.merged_into} instead",
+            f"{loaded.case.reference} was merged into SD-{into}",
+            hint=f"work on SD-{into} instead",
         )
+    return loaded
 
 
 def find_case_id(session: Session, reference: str) -> int:

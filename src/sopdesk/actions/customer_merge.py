@@ -180,15 +180,15 @@ def _move_sequences(session: Session, kept_id: int, gone_id: int) -> int:
 
 def _move_rows(session: Session, kept_id: int, gone_id: int) -> int:
     """Give the merged customer's rows to the kept customer; how many cases moved."""
-    moved = update(CaseRow).where(CaseRow.customer_id == gone_id).values(customer_id=kept_id)
-    cases = session.execute(moved, execution_options={"synchronize_session": False}).rowcount
-    for table in (CaseEventRow, TimerRow, OutboxRow, CustomerAddressRow):
-        session.execute(
+    moved = {
+        table: session.execute(
             update(table).where(table.customer_id == gone_id).values(customer_id=kept_id),
             execution_options={"synchronize_session": False},
-        )
+        ).rowcount
+        for table in (CaseRow, CaseEventRow, TimerRow, OutboxRow, CustomerAddressRow)
+    }
     _move_surveys(session, kept_id, gone_id)
-    return int(cases or 0)
+    return int(moved[CaseRow] or 0)
 
 
 def _move_surveys(session: Session, kept_id: int, gone_id: int) -> None:

@@ -17,9 +17,8 @@ from sopdesk.actions.case_runs import transition
 from sopdesk.actions.case_state import (
     LoadedCase,
     atomic_case,
-    load_case,
+    load_for_work,
     log_event,
-    refuse_merged,
 )
 from sopdesk.actions.context import Agent, render_template_payload
 from sopdesk.actions.messages import FileLimits, NewMessage, store_message
@@ -60,8 +59,7 @@ def do_reply(
     """
     REPLY_FILES.check(files)
     moment, settings = resolve_now(now), settings or Settings()
-    loaded = load_case(session, case_id, settings)
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings)
     case = loaded.case
     key = key or f"{case.reference}:reply:{uuid.uuid4().hex}"
     subject, body, html = _reply_body(session, loaded, author, text, template_id, moment)
@@ -145,8 +143,7 @@ def do_add_note(
     if not text.strip():
         raise InvalidInput("a note needs some text")
     moment = resolve_now(now)
-    loaded = load_case(session, case_id, settings or Settings())
-    refuse_merged(loaded.case)
+    loaded = load_for_work(session, case_id, settings or Settings())
     return add_note(session, loaded, author, text, moment)
 
 

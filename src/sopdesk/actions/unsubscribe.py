@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
@@ -109,18 +109,7 @@ def cancel_optional(
     """Cancel the customer's waiting optional e-mails and pending optional timers (what an
     unsubscribed customer must not get); each e-mail's cancellation is logged."""
     case_ids = select(CaseRow.id).where(CaseRow.customer_id == customer.id)
-    outbox = session.scalars(
-        select(OutboxRow)
-        .where(
-            OutboxRow.customer_id == customer.id,
-            OutboxRow.kind == OutboxKind.EMAIL.value,
-            OutboxRow.status.in_(WAITING_OUTBOX),
-        )
-        .with_for_update()
-    )
-    stopped = [row for row in outbox if is_optional_message(row.key)]
-    for row in stopped:
-        row.status, row.last_error = OutboxStatus.CANCELLED.value, CANCELLED_NOTE
+    stopped = cancel_waiting_messages(session, OutboxRow.customer_id == customer.id, CANCELLED_NOTE)
     timers = session.scalars(
         select(TimerRow)
         .where(
@@ -143,3 +132,23 @@ def cancel_optional(
             reason="unsubscribed",
         )
     return stopped, paused
+
+
+def cancel_waiting_messages(
+    session: Session, where: ColumnElement[bool], note: str
+) -> list[OutboxRow]:
+    """Cancel the optional e-mails (follow-ups, sequence messages) `where` selects that
+    are still waiting to be sent, locked first; the rows cancelled."""
+    waiting = session.scalars(
+        select(OutboxRow)
+        .where(
+            where,
+            OutboxRow.kind == OutboxKind.EMAIL.value,
+            OutboxRow.status.in_(WAITING_OUTBOX),
+        )
+        .with_for_update()
+    )
+    stopped = [row for row in waiting if is_optional_message(row.key)]
+    for row in stopped:
+        row.status, row.last_error = OutboxStatus.CANCELLED.value, note
+    return stopped
