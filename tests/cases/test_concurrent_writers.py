@@ -39,7 +39,7 @@ def test_two_step_completions_at_once_keep_both(
         pending = [s.step_id for s in case_timeline(setup, case.id).steps if s.status == "pending"]
     assert len(pending) >= 2
     first_loaded = threading.Event()
-    real_load = case_state.load_case
+    real_load = case_state.load_for_work
 
     def slow_first_load(session: Session, case_id: int, *args: Any, **kwargs: Any) -> Any:
         loaded = real_load(session, case_id, *args, **kwargs)
@@ -48,7 +48,7 @@ def test_two_step_completions_at_once_keep_both(
             time.sleep(0.5)  # the second writer comes in while this one holds the case
         return loaded
 
-    monkeypatch.setattr(case_changes, "load_case", slow_first_load)
+    monkeypatch.setattr(case_changes, "load_for_work", slow_first_load)
     errors: list[BaseException] = []
 
     def complete(step_id: str, wait: bool) -> None:
