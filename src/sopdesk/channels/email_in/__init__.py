@@ -3,7 +3,8 @@
 `parse_inbound` turns RFC 5322 bytes into a `ParsedEmail` (or a `Quarantined` that keeps
 the bytes); `strip_quoted` separates a reply from its history; `detect_auto_reply` and
 `is_mail_loop` spot machines; `thread_keys` and `match_thread` find the case a reply
-belongs to; `sanitise_html` makes a body safe to show. The SMTP server and IMAP poller
+belongs to; `failed_recipients` and `returned_message_ids` read
+bounces; `sanitise_html` makes a body safe to show. The SMTP server and IMAP poller
 (shells) call these functions and store the results.
 
 Must not import `store`, `web`, `actions` or anything that does I/O or reads the clock.
@@ -15,6 +16,13 @@ from sopdesk.channels.email_in.autoreply import (
     detect_auto_reply,
     is_mail_loop,
     looks_out_of_office,
+)
+from sopdesk.channels.email_in.dsn import (
+    FailedRecipient,
+    address_gone,
+    enhanced_status,
+    failed_recipients,
+    returned_message_ids,
 )
 from sopdesk.channels.email_in.headers import normalise_address, normalise_message_id
 from sopdesk.channels.email_in.html_body import html_to_text, sanitise_html
@@ -47,14 +55,18 @@ __all__ = [
     "Address",
     "Attachment",
     "AutoReplyKind",
+    "FailedRecipient",
     "ParsedEmail",
     "QuarantineReason",
     "Quarantined",
     "ThreadKeys",
     "ThreadMatch",
+    "address_gone",
     "case_reference",
     "decode_bytes",
     "detect_auto_reply",
+    "enhanced_status",
+    "failed_recipients",
     "find_case_token",
     "format_case_token",
     "html_to_text",
@@ -65,6 +77,7 @@ __all__ = [
     "normalise_message_id",
     "parse_inbound",
     "resolve_thread",
+    "returned_message_ids",
     "sanitise_html",
     "strip_quoted",
     "thread_keys",

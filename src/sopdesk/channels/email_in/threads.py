@@ -14,12 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from typing import Generic, Literal, TypeVar
 
 from sopdesk.channels.email_in.autoreply import detect_auto_reply
-from sopdesk.channels.email_in.headers import parse_message_ids
+from sopdesk.channels.email_in.dsn import returned_message_ids
 from sopdesk.channels.email_in.model import AutoReplyKind, ParsedEmail, ThreadKeys
 
 CASE_TOKEN_PREFIX = "SD"  # noqa: S105 - a subject marker, not a secret
@@ -39,10 +37,6 @@ _TOKEN = _token_pattern(CASE_TOKEN_PREFIX)
 _REFERENCE = re.compile(rf"(?:{re.escape(CASE_TOKEN_PREFIX)}-?)?(\d{{1,{_MAX_DIGITS}}})", re.I)
 
 _BLANKS = re.compile(r"\s+")
-_RETURNED_TYPES = frozenset(
-    {"message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "message/global"}
-)
-_MAX_RETURNED_HEADER_BYTES = 256 * 1024
 _MAX_SUBJECT = 4000
 _MAX_TEXT_SEARCHED = 64 * 1024
 
@@ -85,23 +79,6 @@ def find_case_token_in_text(text: str) -> str | None:
     return case_reference(int(match.group(1))) if match else None
 
 
-def _returned_message_ids(parsed: ParsedEmail) -> list[str]:
-    """Message-IDs of the messages a bounce returns (its message/rfc822 or headers parts)."""
-    ids: list[str] = []
-    for attachment in parsed.attachments:
-        if attachment.content_type in _RETURNED_TYPES:
-            ids.extend(_message_ids_in(attachment.data[:_MAX_RETURNED_HEADER_BYTES]))
-    return ids
-
-
-def _message_ids_in(data: bytes) -> tuple[str, ...]:
-    try:
-        headers = BytesParser(policy=policy.compat32).parsebytes(data, headersonly=True)
-        return parse_message_ids([str(v) for v in headers.get_all("message-id", [])])
-    except Exception:  # a broken returned message just offers no ids
-        return ()
-
-
 def thread_keys(parsed: ParsedEmail) -> ThreadKeys:
     """Candidate parent Message-IDs and the case token (the subject's, else the text's).
 
@@ -111,7 +88,7 @@ def thread_keys(parsed: ParsedEmail) -> ThreadKeys:
     auto_reply = detect_auto_reply(parsed)
     candidates = [*parsed.in_reply_to, *reversed(parsed.references)]
     if auto_reply is AutoReplyKind.BOUNCE:
-        candidates.extend(_returned_message_ids(parsed))
+        candidates.extend(returned_message_ids(parsed))
     ids = tuple(i for i in dict.fromkeys(candidates) if i != parsed.message_id)
     token = find_case_token(parsed.subject) or find_case_token_in_text(parsed.text)
     return ThreadKeys(message_ids=ids, case_token=token, auto_reply=auto_reply)
