@@ -50,6 +50,7 @@ CASE = {"id": 7, "reference": "SD-7", "subject": "Refund", "status": "open"}
         ("survey.answered", {"rating": 5}, "survey.answered"),
         ("customer.merged", {"cases": 1}, "customer.merged"),
         ("case.merged", {"merged": "SD-2"}, "case.merged"),
+        ("message.delivery_failed", {"message": 3}, "message.delivery_failed"),
         ("case.merged_into", {"into": "SD-1"}, None),
         ("customer.updated", {}, None),
         ("case.closed", {}, None),

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.delivery import record_delivery_failure
 from tests.api.conftest import problem
 
 NEW_CASE = {
@@ -265,3 +266,30 @@ def test_a_second_case_about_the_same_thing_is_merged(
         headers=agent,
     )
     assert "merge the customers first" in problem(other, 409)["hint"]
+
+
+def test_an_outbound_message_says_whether_it_was_delivered(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    case = _open(client, agent)
+    ref = str(case["reference"])
+    queued = client.post(f"/api/v1/cases/{ref}/replies", json={"text": "Hi"}, headers=agent)
+    assert queued.status_code == 201, queued.text
+    reply = queued.json()
+    assert (reply["sent_at"], reply["delivery_failed_at"], reply["delivery_error"]) == (None,) * 3
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    assert record_delivery_failure(
+        library, reply["id"], "not sent: 550 no such user", at, via="relay"
+    )
+    library.commit()
+    messages = client.get(f"/api/v1/cases/{ref}", headers=agent).json()["messages"]
+    [out] = [m for m in messages if m["id"] == reply["id"]]
+    assert (out["sent_at"], out["delivery_error"]) == (None, "not sent: 550 no such user")
+    assert datetime.fromisoformat(out["delivery_failed_at"]) == at
+    assert "message.delivery_failed" in [e["kind"] for e in case_events(client, ref, agent)]
+    others = [m for m in messages if m["id"] != reply["id"]]
+    assert others and all(m["delivery_failed_at"] is None for m in others)
+
+
+def case_events(client: TestClient, ref: str, headers: dict[str, str]) -> list[dict[str, object]]:
+    return client.get(f"/api/v1/cases/{ref}", headers=headers).json()["events"]

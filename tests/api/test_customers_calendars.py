@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sopdesk.store.tables import CaseEventRow, OutboxRow
-from tests.api.conftest import problem
+from sopdesk.store.tables import CaseEventRow, CustomerRow, OutboxRow
+from tests.api.conftest import bearer, problem
 
 
 def test_customers_list_and_history(
@@ -256,3 +258,31 @@ def test_a_customer_s_other_addresses_are_added_and_removed(
                             headers=agent)  # fmt: skip
     assert removed.status_code == 200 and removed.json()["addresses"] == []
     problem(client.get("/api/v1/customers/bo@home.example", headers=agent), 404)
+
+
+def test_the_mark_that_an_address_bounces_is_shown_and_lifted(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    viewer = bearer(library, "agent@example.com", "agent", "cases:read")
+    created = client.post("/api/v1/customers", json={"email": "di@customer.example"}, headers=agent)
+    customer = created.json()
+    assert (customer["email_bounced_at"], customer["email_bounce"]) == (None, None)
+    row = library.get(CustomerRow, customer["id"])
+    assert row is not None
+    row.email_bounced_at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    row.email_bounce = "bounced: di@customer.example: 5.1.1 550 no such user"
+    library.commit()
+    shown = client.get("/api/v1/customers/di@customer.example", headers=agent).json()
+    assert shown["email_bounce"] == row.email_bounce
+    assert datetime.fromisoformat(shown["email_bounced_at"]) == row.email_bounced_at
+    problem(client.delete("/api/v1/customers/di@customer.example/bounce", headers=viewer), 403)
+    lifted = client.delete("/api/v1/customers/di@customer.example/bounce", headers=agent)
+    assert lifted.status_code == 200, lifted.text
+    assert (lifted.json()["email_bounced_at"], lifted.json()["email_bounce"]) == (None, None)
+    again = client.delete(f"/api/v1/customers/{customer['id']}/bounce", headers=agent)
+    assert again.status_code == 200  # nothing to lift: answered as they are
+    problem(client.delete("/api/v1/customers/nobody@customer.example/bounce", headers=agent), 404)
+    kinds = library.scalars(
+        select(CaseEventRow.kind).where(CaseEventRow.customer_id == customer["id"])
+    ).all()
+    assert kinds.count("customer.bounce_cleared") == 1

@@ -22,6 +22,7 @@ from sopdesk.store.tables import (
     AttachmentRow,
     CaseEventRow,
     CaseRow,
+    CustomerRow,
     MessageRow,
     OutboxRow,
     SopRunRow,
@@ -103,6 +104,12 @@ def test_the_demo_runs_every_library_sop_and_refuses_to_load_twice(
         session.scalars(select(CaseEventRow).where(CaseEventRow.kind == "message.failed"))
     )
     assert failed == []
+    # one customer mistyped their address: the answer bounced, and the case page says so
+    failed_to = select(MessageRow).where(MessageRow.delivery_failed_at.isnot(None))
+    [bounced] = session.scalars(failed_to)
+    assert bounced.kind == "outbound" and "5.1.1" in (bounced.delivery_error or "")
+    marked = select(func.count(CustomerRow.id)).where(CustomerRow.email_bounced_at.isnot(None))
+    assert session.scalar(marked) == 1
     files = {
         (kind, filename)
         for kind, filename in session.execute(

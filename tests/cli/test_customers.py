@@ -1,15 +1,22 @@
-"""`sopdesk customer add|update|purchase|merge|address`: onboarding and loyalty started
-from the command line, a customer's details changed, duplicates merged."""
+"""`sopdesk customer add|update|purchase|merge|clear-bounce|address`: onboarding and
+loyalty started from the command line, a customer's details changed, duplicates merged,
+an address that bounced cleared."""
 
 from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from sopdesk.actions.customers import customer_by_key
+from sopdesk.actions.delivery import mark_address_bounced
+from sopdesk.cli.db import open_session
 from tests.conftest import Runner
+
+AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -117,3 +124,20 @@ def test_two_customers_are_merged_and_addresses_added_and_removed(
     assert removed.out.strip() == "customer 1: ann@work.example; other addresses: ann@home.example"
     itself = cli("customer", "merge", "1", "ann@home.example", "--yes")
     assert itself.code == 1 and "cannot be merged into themselves" in itself.err
+
+
+def test_clear_bounce_says_the_address_works_again(initialised: Runner) -> None:
+    cli = initialised
+    assert cli("customer", "add", "kim@customer.example").code == 0
+    with open_session() as session:
+        kim = customer_by_key(session, "kim@customer.example")
+        gone = ["kim@customer.example"]
+        assert mark_address_bounced(session, kim.id, gone, "bounced: 5.1.1", AT)
+        session.commit()
+    cleared = cli("customer", "clear-bounce", "kim@customer.example")
+    assert cleared.code == 0, cleared.err
+    assert cleared.out.strip().endswith("kim@customer.example; follow-ups go to it again")
+    again = cli("customer", "clear-bounce", "kim@customer.example", "--format", "json")
+    assert json.loads(again.out)["cleared"] is False
+    missing = cli("customer", "clear-bounce", "nobody@customer.example")
+    assert missing.code == 1 and "no customer" in missing.err

@@ -113,7 +113,8 @@ def test_next_serial_on_sqlite_is_read_under_the_write_lock(
 def _customer_values(email: str, now: Any) -> dict[str, Any]:
     return {"email": email, "name": "Ann Lee", "first_name": "Ann", "last_name": "Lee",
             "phone": None, "tier": "gold", "tags": ["vip"], "purchases": 2,
-            "created_at": now, "updated_at": now, "unsubscribed_at": None}  # fmt: skip
+            "created_at": now, "updated_at": now, "unsubscribed_at": None,
+            "email_bounced_at": None, "email_bounce": None}  # fmt: skip
 
 
 def test_insert_loaded_gives_a_loaded_row_that_later_changes_update(

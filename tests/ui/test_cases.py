@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from sopdesk.actions.case_reads import case_timeline
+from sopdesk.actions.delivery import record_delivery_failure, record_sent
 from sopdesk.actions.sequences import do_create_customer, do_purchase
 from sopdesk.actions.sop_files import do_load_library
-from sopdesk.store.tables import CaseEventRow, CaseRow, MessageRow
+from sopdesk.store.tables import CaseEventRow, CaseRow, MessageRow, OutboxRow
 from tests.ui.conftest import ClientFor, World
 
 
@@ -268,3 +270,40 @@ def test_a_duplicate_case_is_merged_on_the_page(world: World, client_for: Client
     refused = agent.post_form(f"/cases/{again.reference}/note", {"text": "hello"})
     assert refused.status_code == 409
     assert f"{again.reference} was merged into {world.case_ref}" in refused.text
+
+
+def test_the_thread_says_which_e_mails_went_out_and_which_did_not(
+    world: World, client_for: ClientFor
+) -> None:
+    agent, ref = client_for("agent"), world.case_ref
+    for text in ("First answer.", "Second answer.", "Third answer.", "Fourth answer."):
+        assert agent.post_form(f"/cases/{ref}/reply", {"text": text}).status_code == 303
+    page = agent.get(f"/cases/{ref}").text
+    assert page.count('data-delivery="queued"') == 4 and "case-undelivered" not in page
+
+    session, now = world.session, world.now
+    session.expire_all()
+    sent, bounced, retrying, cancelled = session.scalars(
+        select(MessageRow).where(MessageRow.kind == "outbound").order_by(MessageRow.id)
+    ).all()
+    record_sent(session, sent.id, now)
+    error = "bounced: dana@example.com: 5.1.1 550 <b>no such user</b>"
+    assert record_delivery_failure(session, bounced.id, error, now, via="bounce")
+    rows = {row.payload["message_row_id"]: row for row in session.scalars(select(OutboxRow))}
+    rows[retrying.id].status, rows[retrying.id].last_error = "failed", "451 4.7.1 greylisted"
+    rows[retrying.id].next_attempt_at = now + timedelta(hours=1)
+    rows[cancelled.id].status = "cancelled"
+    rows[cancelled.id].last_error = "cancelled: the customer unsubscribed"
+    session.commit()
+
+    page = agent.get(f"/cases/{ref}").text
+    badges = re.findall(r'data-delivery="([^"]*)"', page)
+    assert badges[0] == "sent" and badges[1] == "not delivered"
+    assert badges[2].startswith("not sent yet, retry in ") and badges[3] == "not sent"
+    text = _text(page)
+    assert "451 4.7.1 greylisted" in text and "cancelled: the customer unsubscribed" in text
+    notice = re.search(r'id="case-undelivered">(.*?)</div>', page, re.S)
+    assert notice is not None
+    assert "An e-mail on this case was not delivered to dana@example.com" in _text(notice[1])
+    assert "&lt;b&gt;no such user&lt;/b&gt;" in notice[1]  # the far end's words, escaped
+    assert "<b>no such user</b>" not in page

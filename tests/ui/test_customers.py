@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.delivery import mark_address_bounced
 from sopdesk.actions.sop_files import do_load_library
 from sopdesk.store.tables import CaseEventRow, CaseRow, CustomerRow
 from tests.ui.conftest import ClientFor, World, _client_factory, make_world
@@ -265,3 +266,33 @@ def test_a_duplicate_is_merged_into_the_customer_on_the_page(
         f"/customers/{dana.id}/merge", {"other": str(dana.id), "confirm": "yes"}
     )
     assert itself.status_code == 422 and "cannot be merged into themselves" in itself.text
+
+
+def test_an_address_that_bounces_is_shown_and_the_mark_lifted_on_the_page(
+    world: World, client_for: ClientFor
+) -> None:
+    dana = _customer(world, "dana@example.com")
+    agent = client_for("agent")
+    assert "email-bounced" not in agent.get(f"/customers/{dana.id}").text
+    mark_address_bounced(
+        world.session,
+        dana.id,
+        ["dana@example.com"],
+        "bounced: dana@example.com: 5.1.1 550 <script>alert(1)</script>",
+        world.now,
+    )
+    world.session.commit()
+    page = agent.get(f"/customers/{dana.id}").text
+    assert 'id="email-bounced"' in page and "Address bounces" in page
+    assert "Mail to dana@example.com bounces" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    assert "customer.email_bounced" in page  # in what happened to the customer
+    cleared = agent.post_form(f"/customers/{dana.id}/bounce/clear", {})
+    assert cleared.headers["location"] == f"/customers/{dana.id}?done=bounce-cleared"
+    page = agent.get(cleared.headers["location"]).text
+    assert "Follow-up messages go to this address again." in page
+    assert (
+        'id="email-bounced"' not in page and "customer.bounce_cleared · agent@example.com" in page
+    )
+    world.session.expire_all()
+    assert _customer(world, "dana@example.com").email_bounced_at is None

@@ -43,6 +43,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/customers/{customer_id}/addresses"): "customer.write",
     ("POST", "/customers/{customer_id}/addresses/remove"): "customer.write",
     ("POST", "/customers/{customer_id}/merge"): "customer.write",
+    ("POST", "/customers/{customer_id}/bounce/clear"): "customer.write",
     ("GET", "/sops/new"): "sop.edit",
     ("POST", "/sops/new"): "sop.edit",
     ("GET", "/sops/{sop_id}/edit"): "sop.edit",

@@ -8,7 +8,8 @@ and to.
 A new e-mail address (a typo fixed, a customer who moved) keeps the customer's id, cases
 and history; the e-mails composed from then on go to it. An address belongs to one
 customer: taking another customer's is a `Conflict`. Taking one of the customer's own
-other addresses swaps the two (the old one stays theirs). E-mails already queued keep the
+other addresses swaps the two (the old one stays theirs). A mark that the old address
+bounces (`actions.delivery`) is lifted with it. E-mails already queued keep the
 address they were written to, and a new message from the old address opens a case for a
 new customer, unless it answers one of this customer's cases (it threads onto it, as
 the old address is on the case's messages).
@@ -115,6 +116,9 @@ def do_update_customer(
         return UpdatedCustomer(row, ())
     if "email" in changed:
         _take_address(session, row, values["email"], moment)
+        if row.email_bounced_at is not None:  # the bounce was about the old address
+            changed["email_bounced_at"] = [row.email_bounced_at, None]
+            changed["email_bounce"] = [row.email_bounce, None]
     for column, (_, value) in changed.items():
         setattr(row, column, value)
     if "name" in changed:

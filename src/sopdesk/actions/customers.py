@@ -128,6 +128,8 @@ def ensure_customer(
             "created_at": now,
             "updated_at": now,
             "unsubscribed_at": None,
+            "email_bounced_at": None,
+            "email_bounce": None,
         }
         insert = _insert_unless_exists(session.get_bind().dialect.name)
         new_id = session.execute(insert, values).scalar()

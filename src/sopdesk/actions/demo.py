@@ -323,6 +323,8 @@ class _Player:
                 changes.do_resolve(self.session, case_id, by=agent, **common)
             case "customer":
                 self._customer_writes(case_id, act.arg, when)
+            case "bounce":
+                self._bounce(case_id, when)
 
     def _finish_steps(self, case_id: int, agent: str, when: datetime) -> None:
         loaded = load_case(self.session, case_id, self.settings, lock=False)
@@ -339,6 +341,35 @@ class _Player:
         case = load_case(self.session, case_id, self.settings, lock=False).case
         email, name = case.customer.email, case.customer.name
         raw = self._raw(name, email, f"Re: {case.subject} [{case.reference}]", text)
+        do_receive_email(self.session, raw, received_at=when, settings=self.settings)
+
+    def _bounce(self, case_id: int, when: datetime) -> None:
+        """The customer's mail server returns our newest message: the address does not
+        exist (the case page says so, and follow-ups to it stop)."""
+        sent = self.session.scalars(
+            select(MessageRow)
+            .where(MessageRow.case_id == case_id, MessageRow.kind == "outbound")
+            .order_by(MessageRow.id.desc())
+        ).first()
+        if sent is None:
+            return
+        to = sent.to_addresses[0]
+        raw = (
+            f"From: Mail Delivery System <MAILER-DAEMON@mx.{DEMO_DOMAIN}>\r\n"
+            f"To: {self.settings.support_address}\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: <bounce-{sent.id}@mx.{DEMO_DOMAIN}>\r\nAuto-Submitted: auto-replied\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
+            ' boundary="dsn"\r\n\r\n--dsn\r\nContent-Type: text/plain\r\n\r\n'
+            "Your message could not be delivered to one or more recipients.\r\n"
+            "--dsn\r\nContent-Type: message/delivery-status\r\n\r\n"
+            f"Reporting-MTA: dns; mx.{DEMO_DOMAIN}\r\n\r\n"
+            f"Final-Recipient: rfc822; {to}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            f"Diagnostic-Code: smtp; 550 5.1.1 <{to}>: Recipient address rejected: "
+            "User unknown\r\n\r\n--dsn\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: {self.settings.support_address}\r\nTo: {to}\r\n"
+            f"Message-ID: <{sent.message_id}>\r\n\r\n--dsn--\r\n"
+        ).encode()
         do_receive_email(self.session, raw, received_at=when, settings=self.settings)
 
     def advance(self, until: datetime) -> None:

@@ -74,8 +74,9 @@ class Act:
     """One thing that happens in a story, `days` (fractional) after the case opened.
 
     `what`: reply (text or `template`), note, complete (a step), event (an SOP event),
-    fields, customer (the customer writes back by e-mail), assign, pending, resolve
-    (completes the steps still due first), close.
+    fields, customer (the customer writes back by e-mail), bounce (the customer's mail
+    server returns our last message: no such user), assign, pending, resolve (completes
+    the steps still due first), close.
     """
 
     days: float
@@ -237,6 +238,18 @@ STORIES: tuple[Story, ...] = (
             Act(0.2, "complete", "answer"),
             Act(0.3, "resolve"),
         ),
+    ),
+    Story(
+        "inquiry-response",
+        "Question about shipping to Norway",
+        "Hello, do you ship to Norway, and what is the price?",
+        3,
+        acts=(
+            Act(0.1, "complete", "triage"),
+            Act(0.2, "reply", template="inquiry-answer"),
+            Act(0.21, "bounce"),  # the customer mistyped their address in the web form
+        ),
+        channel="web",
     ),
     Story(
         "inquiry-response",

@@ -31,7 +31,7 @@ from sopdesk.actions.case_state import CaseTimers, LoadedCase, log_event
 from sopdesk.actions.groups import Contacts, escalation_contacts
 from sopdesk.actions.notices import queue_notices
 from sopdesk.actions.outbound import queue_template
-from sopdesk.actions.unsubscribe import may_send_followup
+from sopdesk.actions.unsubscribe import optional_mail_stopped
 from sopdesk.engine import (
     CancelFollowup,
     CancelTimer,
@@ -269,7 +269,7 @@ def _send(session: Session, loaded: LoadedCase, decision: SendTemplate, now: dat
             template=decision.template,
         )
     elif kind == "followup":
-        if not may_send_followup(loaded.customer):
+        if stopped := optional_mail_stopped(loaded.customer):
             log_event(
                 session,
                 "followup.cancelled",
@@ -278,7 +278,7 @@ def _send(session: Session, loaded: LoadedCase, decision: SendTemplate, now: dat
                 customer_id=case.customer_id,
                 key=decision.key,
                 followup_id=name.partition(":")[0],
-                reason="unsubscribed",
+                reason=stopped,
             )
             return
         log_event(

@@ -9,7 +9,8 @@ message, in one transaction:
 3. thread by In-Reply-To/References, then by the case token in the subject;
 4. machines (auto-replies, bounces, lists) and mail loops are stored on the case
    they thread onto but start nothing, reopen nothing and count for no clock; with no
-   case to thread onto they are quarantined;
+   case to thread onto they are quarantined; a bounce that reports a permanent failure
+   marks the message it returns as not delivered (`actions.delivery`);
 5. a person's reply is added to its case through the engine (a resolved case
    reopens, paused clocks resume); a closed case or no match opens a new case,
    routed to its SOP.
@@ -34,16 +35,20 @@ from sopdesk.actions.case_state import atomic_case, load_case, log_event
 from sopdesk.actions.cases import CaseRequest, open_case
 from sopdesk.actions.context import message_id_domain
 from sopdesk.actions.customers import find_customer
+from sopdesk.actions.delivery import record_bounces
 from sopdesk.actions.messages import NewMessage, store_message
 from sopdesk.assist.routing import Classifier
 from sopdesk.channels.email_in import (
+    AutoReplyKind,
     ParsedEmail,
     Quarantined,
     ThreadMatch,
     detect_auto_reply,
+    failed_recipients,
     is_mail_loop,
     parse_inbound,
     resolve_thread,
+    returned_message_ids,
     strip_quoted,
     thread_keys,
 )
@@ -107,7 +112,7 @@ def do_receive_email(
             return _quarantine(
                 session, parsed.raw, f"{why} with no case to thread onto", source, moment
             )
-        return _store_machine(session, case, match, parsed, why, moment)
+        return _store_machine(session, case, match, parsed, why, moment, machine)
     if match is not None and case is not None and case.status != CaseStatusValue.CLOSED.value:
         return _reply(session, case, match, parsed, moment, settings)
     return _new_case(session, parsed, moment, settings, classifier, follow_up_of=case)
@@ -197,6 +202,7 @@ def _store_machine(
     parsed: ParsedEmail,
     why: str,
     now: datetime,
+    machine: AutoReplyKind | None,
 ) -> IntakeResult:
     row = store_message(session, case, _new_message(parsed, auto_reply=True), at=now)
     log_event(
@@ -210,6 +216,9 @@ def _store_machine(
         auto_reply=why,
         via=match.via,
     )
+    if machine is AutoReplyKind.BOUNCE:
+        returned = [*returned_message_ids(parsed), *parsed.in_reply_to, *parsed.references]
+        record_bounces(session, case.id, returned, failed_recipients(parsed), now)
     return IntakeResult(
         "auto_reply", case.id, case.reference, row.id, threaded_via=match.via, reason=why
     )

@@ -97,6 +97,8 @@ def store_message(
         "automated": False,
         "created_at": at,
         "sent_at": None,
+        "delivery_failed_at": None,
+        "delivery_error": None,
     }
     return insert_message(session, values, message.attachments)
 

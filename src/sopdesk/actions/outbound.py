@@ -168,6 +168,8 @@ def queue_case_email(
         "automated": automatic,
         "created_at": now,
         "sent_at": None,
+        "delivery_failed_at": None,
+        "delivery_error": None,
     }
     message = insert_message(session, values, files)
     payload = email_payload(

@@ -47,7 +47,7 @@ from sopdesk.actions.customers import (
 from sopdesk.actions.effects import schedule_timer
 from sopdesk.actions.outbound import outbox_exists
 from sopdesk.actions.published import Published, published_for
-from sopdesk.actions.unsubscribe import may_send_followup
+from sopdesk.actions.unsubscribe import optional_mail_stopped
 from sopdesk.channels.email_out import Mailbox
 from sopdesk.engine import (
     CancelFollowup,
@@ -402,10 +402,10 @@ def queue_customer_email(
     settings: Settings,
 ) -> OutboxRow | None:
     """Render and queue a sequence's template for the customer (no case, no thread);
-    nothing for a customer who unsubscribed."""
+    nothing for a customer who unsubscribed or whose address bounces."""
     if outbox_exists(session, decision.key):
         return None
-    if not may_send_followup(customer):
+    if stopped := optional_mail_stopped(customer):
         log_event(
             session,
             "followup.cancelled",
@@ -413,7 +413,7 @@ def queue_customer_email(
             customer_id=customer.id,
             key=decision.key,
             template=decision.template,
-            reason="unsubscribed",
+            reason=stopped,
         )
         return None
     template = sop.templates.get(decision.template)

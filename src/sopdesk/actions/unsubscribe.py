@@ -11,8 +11,9 @@ What an unsubscribe stops is a pure rule here, so the page, the one-click POST
   while a case is open (the acknowledgement), an escalation notice to staff.
 
 `do_unsubscribe` records the moment (the first one is kept), cancels what is pending
-now and logs `customer.unsubscribed`, in one transaction. `may_send_followup` is the
-check that keeps later follow-ups from being queued for the customer.
+now and logs `customer.unsubscribed`, in one transaction. `optional_mail_stopped` is
+the check that keeps later follow-ups from being queued for the customer; an address
+marked as bouncing (`actions.delivery`) stops the same messages.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ from sopdesk.store.tables import (
 SEQUENCE_PREFIX = "customer:"
 FOLLOWUP_MARK = ":followup:"
 CANCELLED_NOTE = "cancelled: the customer unsubscribed from follow-ups"
+UNSUBSCRIBED = "unsubscribed"
+BOUNCED = "address bounced"
+NOTES = {
+    UNSUBSCRIBED: CANCELLED_NOTE,
+    BOUNCED: "cancelled: mail to the customer's address bounces",
+}
 WAITING_OUTBOX = (OutboxStatus.PENDING.value, OutboxStatus.FAILED.value)
 CANCELLED_TIMER_KINDS = frozenset({"followup", "sequence"})
 
@@ -53,9 +60,14 @@ def is_optional_timer(kind: str) -> bool:
     return kind in CANCELLED_TIMER_KINDS
 
 
-def may_send_followup(customer: CustomerRow) -> bool:
-    """False once the customer has unsubscribed: follow-ups and sequences skip them."""
-    return customer.unsubscribed_at is None
+def optional_mail_stopped(customer: CustomerRow) -> str | None:
+    """Why follow-ups and sequence messages skip this customer (`UNSUBSCRIBED`, or
+    `BOUNCED` while their address is marked as bouncing), or None: they may be sent."""
+    if customer.unsubscribed_at is not None:
+        return UNSUBSCRIBED
+    if customer.email_bounced_at is not None:
+        return BOUNCED
+    return None
 
 
 @dataclass(frozen=True)
@@ -104,12 +116,14 @@ def do_unsubscribe(
 
 
 def cancel_optional(
-    session: Session, customer: CustomerRow, moment: datetime
+    session: Session, customer: CustomerRow, moment: datetime, *, reason: str = UNSUBSCRIBED
 ) -> tuple[list[OutboxRow], list[TimerRow]]:
     """Cancel the customer's waiting optional e-mails and pending optional timers (what an
-    unsubscribed customer must not get); each e-mail's cancellation is logged."""
+    unsubscribed customer must not get); each e-mail's cancellation is logged with
+    `reason` (`UNSUBSCRIBED` or `BOUNCED`)."""
+    note = NOTES[reason]
     case_ids = select(CaseRow.id).where(CaseRow.customer_id == customer.id)
-    stopped = cancel_waiting_messages(session, OutboxRow.customer_id == customer.id, CANCELLED_NOTE)
+    stopped = cancel_waiting_messages(session, OutboxRow.customer_id == customer.id, note)
     timers = session.scalars(
         select(TimerRow)
         .where(
@@ -120,7 +134,7 @@ def cancel_optional(
     )
     paused = [row for row in timers if is_optional_timer(row.kind)]
     for timer in paused:
-        timer.status, timer.last_error = TimerStatus.CANCELLED.value, CANCELLED_NOTE
+        timer.status, timer.last_error = TimerStatus.CANCELLED.value, note
     for row in stopped:
         log_event(
             session,
@@ -129,7 +143,7 @@ def cancel_optional(
             case_id=row.case_id,
             customer_id=customer.id,
             key=row.key,
-            reason="unsubscribed",
+            reason=reason,
         )
     return stopped, paused
 

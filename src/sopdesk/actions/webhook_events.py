@@ -61,6 +61,7 @@ CASE_EVENTS = {
     "survey.answered": "survey.answered",
     "customer.merged": "customer.merged",
     "case.merged": "case.merged",
+    "message.delivery_failed": "message.delivery_failed",
 }
 SURVEY_FIELDS = ("rating", "resolved", "comment")
 
@@ -86,7 +87,8 @@ def event_id(source: str) -> str:
 
 def case_event_source(event: str, case_id: int, at: datetime, data: Mapping[str, Any]) -> str:
     """What makes this event unique: a case is created once; an SLA target breaches
-    once per due time; a warning has its escalation key; others happen at an instant."""
+    once per due time; a warning has its escalation key; a message fails once; others
+    happen at an instant."""
     match event:
         case "case.created":
             return f"{event}:{case_id}"
@@ -94,6 +96,8 @@ def case_event_source(event: str, case_id: int, at: datetime, data: Mapping[str,
             return f"{event}:{case_id}:{data.get('target')}:{data.get('due_at')}"
         case "step.due_soon" if data.get("key"):
             return f"{event}:{case_id}:{data['key']}"
+        case "message.delivery_failed":  # a message is marked failed once
+            return f"{event}:{case_id}:{data.get('message')}"
         case _:
             return f"{event}:{case_id}:{data.get('target', '')}:{at.isoformat()}"
 
@@ -117,6 +121,12 @@ def event_details(event: str, data: Mapping[str, Any]) -> dict[str, Any]:
             return {"channel": data.get("channel")}
         case "case.merged":
             return {"merged": data.get("merged"), "messages": data.get("messages")}
+        case "message.delivery_failed":
+            return {
+                "message": data.get("message"),
+                "error": data.get("error"),
+                "via": data.get("via"),
+            }
         case _:
             return {}
 

@@ -34,6 +34,7 @@ EVENTS = (
     "case.resolved",
     "survey.answered",
     "case.merged",
+    "message.delivery_failed",
     "customer.merged",
     "sop.published",
 )

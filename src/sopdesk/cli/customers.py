@@ -1,5 +1,6 @@
-"""`sopdesk customer add|update|purchase|merge|address`: tell sopdesk about customers,
-what they buy, their other addresses, and which two customers are one person.
+"""`sopdesk customer add|update|purchase|merge|clear-bounce|address`: tell sopdesk about
+customers, what they buy, their other addresses, which two customers are one person, and
+that an address which bounced works again.
 
 Adding a customer starts the published SOPs triggered by `customer_created`
 (onboarding); counting a purchase starts those triggered by `purchase` whose condition
@@ -17,7 +18,8 @@ import typer
 from sopdesk.actions.customer_addresses import Addresses, do_add_address, do_remove_address
 from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
 from sopdesk.actions.customer_merge import do_merge_customers
-from sopdesk.actions.customers import customer_key
+from sopdesk.actions.customers import customer_by_key, customer_key
+from sopdesk.actions.delivery import do_clear_bounce
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.cli.app import app
 from sopdesk.cli.cases import FORMAT, Format
@@ -164,6 +166,24 @@ def merge_command(
             f"merged customer {merged.merged_id} ({merged.merged_email}) into customer "
             f"{row.id} ({row.email}): {merged.cases} case(s) moved"
         )
+
+
+@customer_app.command("clear-bounce")
+def clear_bounce_command(
+    customer: Annotated[str, typer.Argument(help="The customer's id or e-mail address.")],
+    fmt: Format = FORMAT,
+) -> None:
+    """Say the customer's address works again after a bounce marked it: follow-up and
+    sequence messages go to it again from now on."""
+    with open_session() as session:
+        key = customer_key(customer)
+        was = customer_by_key(session, key).email_bounced_at is not None
+        row = do_clear_bounce(session, key, by="cli")
+        if fmt is Format.JSON:
+            typer.echo(json.dumps({"id": row.id, "email": row.email, "cleared": was}))
+            return
+        said = "follow-ups go to it again" if was else "it was not marked as bouncing"
+        typer.echo(f"customer {row.id}: {row.email}; {said}")
 
 
 @address_app.command("add")

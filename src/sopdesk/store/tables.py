@@ -249,6 +249,10 @@ class CustomerRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When mail to `email` bounced because the address does not exist (follow-ups stop)."""
+    email_bounce: Mapped[str | None] = mapped_column(Text)
+    """The bounce's words: the status and the far end's reply."""
 
 
 class CustomerAddressRow(Base):
@@ -370,6 +374,10 @@ class MessageRow(Base):
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivery_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Outbound: when the relay refused it for good, or a bounce came back for it."""
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    """Outbound: why it was not delivered (the relay's reply, or the bounce's status)."""
 
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="AttachmentRow.id"

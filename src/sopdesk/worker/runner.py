@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.delivery import record_relay_refusal, record_sent
 from sopdesk.actions.outbound import outbox_attachments
 from sopdesk.channels.email_out import SendResult, SmtpConfig
 from sopdesk.settings import Settings
@@ -499,6 +500,9 @@ class Worker:
                 last_error=note,
             )
         ).rowcount  # type: ignore[attr-defined]
+        message_row_id = item.payload.get("message_row_id")
+        if message_row_id is not None:
+            record_sent(session, int(message_row_id), self.clock())
         session.commit()
         if not changed:
             log.warning(
@@ -516,7 +520,7 @@ class Worker:
             values["status"] = OutboxStatus.DEAD.value
         else:
             values |= {"status": OutboxStatus.FAILED.value, "next_attempt_at": decision.at}
-        session.execute(
+        changed = session.execute(
             update(OutboxRow)
             .where(
                 OutboxRow.id == item.id,
@@ -524,7 +528,10 @@ class Worker:
                 OutboxRow.attempts == item.attempts,
             )
             .values(**values)
-        )
+        ).rowcount  # type: ignore[attr-defined]
+        message_row_id = item.payload.get("message_row_id")
+        if changed and isinstance(decision, Dead) and message_row_id is not None:
+            record_relay_refusal(session, int(message_row_id), decision.error, self.clock())
         session.commit()
         return int(isinstance(decision, Dead))
 

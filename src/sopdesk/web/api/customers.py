@@ -1,6 +1,7 @@
 """/api/v1/customers: customers a page at a time, one customer with their history, adding
 a customer and counting a purchase (each of which can start SOPs: onboarding, loyalty),
-a customer's other addresses, and merging two customers who are one person."""
+a customer's other addresses, lifting the mark that their address bounces, and merging
+two customers who are one person."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sopdesk.actions.customer_addresses import (
 from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
 from sopdesk.actions.customer_merge import do_merge_customers
 from sopdesk.actions.customers import customer_key
+from sopdesk.actions.delivery import do_clear_bounce
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.auth.permissions import Principal
 from sopdesk.web.api import models as m
@@ -202,6 +204,20 @@ def remove_address(
     Logged as `customer.address_removed`."""
     removed = do_remove_address(session, customer_key(customer), address, by=who.email)
     return _addresses_out(removed)
+
+
+@router.delete(
+    "/{customer}/bounce",
+    response_model=m.CustomerOut,
+    summary="Lift the mark that their address bounces",
+    openapi_extra=WRITE,
+)
+def clear_bounce(customer: CustomerKey, who: CustomerWriter, session: DbSession) -> m.CustomerOut:
+    """The customer's address works again (they told you so on the phone, or their mail
+    server is fixed): follow-ups and sequence messages go to it again from now on; those
+    cancelled meanwhile stay cancelled. A customer whose address is not marked is
+    answered as they are. Logged as `customer.bounce_cleared`."""
+    return m.customer_out(do_clear_bounce(session, customer_key(customer), by=who.email))
 
 
 def _addresses_out(addresses: Addresses) -> m.AddressesOut:

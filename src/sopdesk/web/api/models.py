@@ -93,6 +93,16 @@ class CustomerOut(CustomerRef):
     purchases: int
     created_at: datetime
     updated_at: datetime
+    unsubscribed_at: datetime | None = Field(
+        None, description="When they unsubscribed from follow-ups and sequence messages"
+    )
+    email_bounced_at: datetime | None = Field(
+        None,
+        description="When mail to `email` bounced because the address does not exist; "
+        "follow-ups and sequence messages stop until the address is changed or the mark "
+        "is lifted (DELETE .../bounce)",
+    )
+    email_bounce: str | None = Field(None, description="The bounce's status and reply")
 
 
 class CustomerNew(CustomerIn):
@@ -221,7 +231,13 @@ class MessageOut(BaseModel):
     subject: str
     text: str
     created_at: datetime
-    sent_at: datetime | None
+    sent_at: datetime | None = Field(description="Outbound: when the relay took it")
+    delivery_failed_at: datetime | None = Field(
+        None, description="Outbound: when the relay refused it for good or a bounce came back"
+    )
+    delivery_error: str | None = Field(
+        None, description="Outbound: why it was not delivered, in the relay's or bounce's words"
+    )
     attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
@@ -522,6 +538,9 @@ def customer_out(row: CustomerRow) -> CustomerOut:
         purchases=row.purchases,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        unsubscribed_at=row.unsubscribed_at,
+        email_bounced_at=row.email_bounced_at,
+        email_bounce=row.email_bounce,
     )
 
 
@@ -575,6 +594,8 @@ def message_out(row: MessageRow) -> MessageOut:
         text=row.text,
         created_at=row.created_at,
         sent_at=row.sent_at,
+        delivery_failed_at=row.delivery_failed_at,
+        delivery_error=row.delivery_error,
         attachments=[
             AttachmentOut(
                 id=a.id,

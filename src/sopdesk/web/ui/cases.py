@@ -39,6 +39,7 @@ from sopdesk.actions.context import (
     case_description,
     render_template_payload,
 )
+from sopdesk.actions.delivery import unsent_messages
 from sopdesk.actions.outbound import case_rendering
 from sopdesk.auth.permissions import Principal
 from sopdesk.channels.email_in import case_reference, sanitise_html
@@ -46,9 +47,10 @@ from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseStatusValue, MessageRow
+from sopdesk.store.tables import CaseStatusValue, MessageKindValue, MessageRow
 from sopdesk.web.files import attachment_response, read_uploads, upload_names
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
+from sopdesk.web.ui.delivery import deliveries
 
 router = APIRouter()
 CaseReader = person("case.read")
@@ -198,11 +200,15 @@ def case_context(
     total = customer_case_count(session, case.customer_id)
     templates = _templates(session, loaded, me, now, _conversation(timeline, total))
     chosen = next((t for t in templates if t.id == extra.get("template")), None)
+    unsent = unsent_messages(session, case.id) if _any_unsent(timeline.messages) else {}
+    delivery_map = deliveries(timeline.messages, unsent, now)
     return {
         "case": case,
         "customer": case.customer,
         "timeline": timeline,
         "messages": [(m, message_html(m)) for m in timeline.messages],
+        "deliveries": delivery_map,
+        "undelivered": [m for m in timeline.messages if (d := delivery_map.get(m.id)) and d.failed],
         "steps": _steps(timeline, loaded),
         "clocks": _clocks(loaded, now),
         "templates": templates,
@@ -223,6 +229,15 @@ def case_context(
         "merge_other": extra.get("merge_other", ""),
         "merged_into": case_reference(case.merged_into) if case.merged_into else None,
     }
+
+
+def _any_unsent(messages: list[MessageRow]) -> bool:
+    return any(
+        m.kind == MessageKindValue.OUTBOUND.value
+        and m.sent_at is None
+        and m.delivery_failed_at is None
+        for m in messages
+    )
 
 
 def _case_page(

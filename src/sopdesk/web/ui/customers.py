@@ -29,6 +29,7 @@ from sopdesk.actions.customer_changes import (
 )
 from sopdesk.actions.customer_merge import do_merge_customers
 from sopdesk.actions.customers import customer_key, get_customer, valid_email
+from sopdesk.actions.delivery import do_clear_bounce
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.auth.permissions import Principal
 from sopdesk.errors import Conflict, InvalidInput, NotFound, SopdeskError
@@ -53,6 +54,7 @@ DONE = {
     "address-added": "The address is added: mail from it finds this customer.",
     "address-removed": "The address is removed: mail from it no longer finds this customer.",
     "merged": "The other customer is merged into this one: their cases are listed below.",
+    "bounce-cleared": "Follow-up messages go to this address again.",
 }
 
 
@@ -316,6 +318,16 @@ def remove_address(
         do_remove_address(session, customer_id, address, by=me.email)
 
     return _change(request, session, me, customer_id, change, "address-removed", {})
+
+
+@router.post("/customers/{customer_id}/bounce/clear", dependencies=CSRF)
+def clear_bounce(
+    request: Request, session: DbSession, me: CustomerWriter, customer_id: int
+) -> Response:
+    def change() -> None:
+        do_clear_bounce(session, customer_id, by=me.email)
+
+    return _change(request, session, me, customer_id, change, "bounce-cleared", {})
 
 
 @router.post("/customers/{customer_id}/merge", dependencies=CSRF)
