@@ -26,7 +26,7 @@ from sopdesk.actions.webhook_events import (
 )
 from sopdesk.actions.webhooks import do_create_webhook, do_delete_webhook
 from sopdesk.settings import Settings
-from sopdesk.store.tables import OutboxRow
+from sopdesk.store.tables import CaseEventRow, OutboxRow
 from tests.cases.conftest import MONDAY, email, fire_due
 from tests.channels.test_csv_import import FRESHDESK_EXPORT
 from tests.conftest import sop_text
@@ -52,7 +52,8 @@ CASE = {"id": 7, "reference": "SD-7", "subject": "Refund", "status": "open"}
         ("case.merged", {"merged": "SD-2"}, "case.merged"),
         ("message.delivery_failed", {"message": 3}, "message.delivery_failed"),
         ("case.merged_into", {"into": "SD-1"}, None),
-        ("customer.updated", {}, None),
+        ("customer.updated", {}, "customer.updated"),
+        ("customer.created", {"via": "email"}, "customer.created"),
         ("case.closed", {}, None),
         ("status.changed", {"after": "resolved"}, None),
         ("message.received", {}, None),
@@ -279,7 +280,16 @@ def test_a_merge_queues_customer_merged_with_both_customers(
     assert (payload["webhook_id"], payload["event"]) == (merges, "customer.merged")
     assert payload["occurred_at"] == (MONDAY + timedelta(hours=1)).isoformat()
     assert payload["data"] == {
-        "customer": {"id": kept, "email": "ann@work.example", "name": "Ann"},
+        "customer": {
+            "id": kept,
+            "email": "ann@work.example",
+            "name": "Ann",
+            "phone": None,
+            "tier": "standard",
+            "tags": [],
+            "purchases": 0,
+            "created_at": MONDAY.isoformat(),
+        },
         "merged": {"id": gone, "email": "ann@home.example", "name": "A. Lee"},
         "cases": 1,  # the onboarding case the built-in library opened for them
     }
@@ -303,3 +313,45 @@ def test_a_case_merge_queues_case_merged_about_the_case_that_goes_on(
     data = row.payload["data"]
     assert data["case"]["reference"] == f"SD-{first}"
     assert data["merged"] == f"SD-{second}" and data["messages"] >= 1
+
+
+def test_a_new_customer_and_a_change_to_them_queue_customer_events_for_a_crm(
+    library: Session, settings: Settings
+) -> None:
+    from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
+    from sopdesk.actions.sequences import do_add_customer
+
+    crm = hook(library, "customer.created", "customer.updated")
+    case_id = start(library, settings)  # Ann Lee e-mails in: a new customer
+    again = email("Shoes", "One more thing.", message_id="<m9@customer.example>")
+    do_receive_email(library, again, received_at=MONDAY, settings=settings)  # known: no event
+    [created] = deliveries(library)
+    ann = created.customer_id
+    assert created.case_id is None and created.payload["webhook_id"] == crm
+    assert created.payload["event"] == "customer.created"
+    assert created.payload["id"] == event_id(f"customer.created:{ann}")
+    data = created.payload["data"]
+    assert data["via"] == "email" and data["customer"]["email"] == "ann@customer.example"
+    assert data["customer"]["name"] == "Ann Lee" and data["customer"]["tier"] == "standard"
+    assert case_id is not None
+
+    later = MONDAY + timedelta(hours=2)
+    change = CustomerChange(tier="gold", tags=["vip"])
+    do_update_customer(library, ann, change, by="lead@shop.example", now=later)
+    do_update_customer(library, ann, change, by="lead@shop.example", now=later)  # no change
+    added = do_add_customer(library, email="bo@customer.example", by="lead@shop.example", now=later)
+    updated, bo = deliveries(library)[1:]
+    assert updated.payload["event"] == "customer.updated"
+    assert updated.payload["data"]["customer"]["tags"] == ["vip"]
+    assert updated.payload["data"]["changes"] == {
+        "tier": ["standard", "gold"],
+        "tags": [[], ["vip"]],
+    }
+    assert (bo.payload["event"], bo.customer_id) == ("customer.created", added.customer.id)
+    assert bo.payload["data"]["via"] == "added"
+    logged = library.scalars(
+        select(CaseEventRow).where(
+            CaseEventRow.kind == "customer.created", CaseEventRow.customer_id == added.customer.id
+        )
+    ).one()
+    assert logged.actor == "lead@shop.example"

@@ -180,6 +180,8 @@ def _open_case(
     customer, new_customer = ensure_customer(
         session, request.customer_email, request.customer_name, now
     )
+    if new_customer:
+        log_event(session, "customer.created", now, customer_id=customer.id, via=request.channel)
     opened = request.opened_at or now
     values: dict[str, Any] = {
         "customer_id": customer.id,

@@ -84,10 +84,13 @@ def do_add_customer(
     tier: str | None = None,
     tags: list[str] | None = None,
     phone: str | None = None,
+    by: str | None = None,
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> AddedCustomer:
     """Create a customer and start onboarding; a known address is left as it is.
+
+    `by`: who added them (logged with `customer.created`, `via` "added").
 
     The details are checked and cleaned as a change to a customer is (`clean_change`:
     bounded, one line, tags stripped and each once); an empty tier means the default.
@@ -105,6 +108,7 @@ def do_add_customer(
     )
     started = 0
     if created:
+        log_event(session, "customer.created", moment, customer_id=row.id, actor=by, via="added")
         started = run_sequences(
             session, row, Trigger.CUSTOMER_CREATED, "created", row.created_at, moment, settings
         )

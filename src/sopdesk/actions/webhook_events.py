@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -52,8 +53,9 @@ from sopdesk.store.tables import (
 SUBSCRIPTION_TTL = 5.0  # seconds another process may take to see a new or removed endpoint
 PING = "ping"
 
-# internal event kind -> webhook event (sla.warning is decided by its target); all but
-# customer.merged are about a case (survey.answered may be about a customer sequence)
+# internal event kind -> webhook event (sla.warning is decided by its target); the
+# customer.* events are about a customer, the others about a case (survey.answered may
+# be about a customer sequence)
 CASE_EVENTS = {
     "case.opened": "case.created",
     "sla.breached": "sla.breached",
@@ -62,6 +64,8 @@ CASE_EVENTS = {
     "customer.merged": "customer.merged",
     "case.merged": "case.merged",
     "message.delivery_failed": "message.delivery_failed",
+    "customer.created": "customer.created",
+    "customer.updated": "customer.updated",
 }
 SURVEY_FIELDS = ("rating", "resolved", "comment")
 
@@ -186,6 +190,35 @@ def customer_merged_payload(
     identifier = event_id(f"customer.merged:{customer['id']}:{merged.get('id')}")
     body = {"customer": dict(customer), "merged": dict(merged), "cases": data.get("cases", 0)}
     return identifier, envelope("customer.merged", identifier, at, body)
+
+
+def customer_change_payload(
+    event: str, at: datetime, customer: Mapping[str, Any], data: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """`(event id, payload)` for `customer.created` (how they came: `via`) and
+    `customer.updated` (`changes`: each changed field's `[from, to]`), for a CRM that
+    keeps its copy of the customer in step."""
+    if event == "customer.created":
+        identifier = event_id(f"customer.created:{customer['id']}")
+        body = {"customer": dict(customer), "via": data.get("via")}
+    else:
+        identifier = event_id(f"{event}:{customer['id']}:{at.isoformat()}")
+        body = {"customer": dict(customer), "changes": dict(data.get("changes") or {})}
+    return identifier, envelope(event, identifier, at, body)
+
+
+def customer_summary(customer: CustomerRow) -> dict[str, Any]:
+    """The customer as an integrator sees them, JSON-safe."""
+    return {
+        "id": customer.id,
+        "email": customer.email,
+        "name": customer.name or "",
+        "phone": customer.phone,
+        "tier": customer.tier,
+        "tags": list(customer.tags or []),
+        "purchases": customer.purchases,
+        "created_at": _iso(customer.created_at),
+    }
 
 
 def sop_payload(
@@ -347,10 +380,12 @@ def _customer_deliveries(
     session: Session, values: Mapping[str, Any], event: str, webhook_ids: Iterable[int]
 ) -> list[dict[str, Any]]:
     """Deliveries for an event about a customer and no case (a sequence's survey, a
-    merge)."""
+    merge, a customer added or changed)."""
     payloads = {
         "survey.answered": customer_survey_payload,
         "customer.merged": customer_merged_payload,
+        "customer.created": partial(customer_change_payload, "customer.created"),
+        "customer.updated": partial(customer_change_payload, "customer.updated"),
     }
     if event not in payloads:
         return []
@@ -358,7 +393,7 @@ def _customer_deliveries(
         customer = session.get(CustomerRow, values["customer_id"])
     if customer is None:
         return []
-    who = {"id": customer.id, "email": customer.email, "name": customer.name or ""}
+    who = customer_summary(customer)
     _, payload = payloads[event](values["at"], who, values.get("data") or {})
     return delivery_rows(webhook_ids, payload, values["at"], customer_id=customer.id)
 

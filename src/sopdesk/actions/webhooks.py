@@ -35,6 +35,8 @@ EVENTS = (
     "survey.answered",
     "case.merged",
     "message.delivery_failed",
+    "customer.created",
+    "customer.updated",
     "customer.merged",
     "sop.published",
 )

@@ -58,6 +58,7 @@ def add_command(
             tier=tier,
             tags=list(tags or []),
             phone=phone,
+            by="cli",
             settings=Settings(),
         )
         row = added.customer

@@ -106,6 +106,7 @@ def add_customer(
         tier=body.tier,
         tags=list(body.tags),
         phone=body.phone,
+        by=who.email,
         settings=request.app.state.settings,
     )
     response.status_code = 201 if added.created else 200

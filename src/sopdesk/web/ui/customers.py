@@ -130,6 +130,7 @@ def add_customer(
             phone=phone,
             tier=tier.strip(),
             tags=tags_of(tags),
+            by=me.email,
             settings=request.app.state.settings,
         )
     except InvalidInput as exc:
