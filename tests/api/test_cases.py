@@ -293,3 +293,38 @@ def test_an_outbound_message_says_whether_it_was_delivered(
 
 def case_events(client: TestClient, ref: str, headers: dict[str, str]) -> list[dict[str, object]]:
     return client.get(f"/api/v1/cases/{ref}", headers=headers).json()["events"]
+
+
+def test_a_case_in_triage_is_given_an_sop(
+    client: TestClient, library: Session, agent: dict[str, str]
+) -> None:
+    case = _open(client, agent, subject="Hello", body="Call me back please.")
+    ref = str(case["reference"])
+    assert case["sop"] is None and case["steps"] == []
+
+    def in_triage() -> list[str]:
+        listed = client.get("/api/v1/cases", params={"triage": "true"}, headers=agent).json()
+        return [item["reference"] for item in listed["items"]]
+
+    assert in_triage() == [ref]
+    started = client.post(f"/api/v1/cases/{ref}/sop", json={"sop": "inquiry-response"},
+                          headers=agent)  # fmt: skip
+    assert started.status_code == 200, started.text
+    body = started.json()
+    assert body["sop"] == "inquiry-response" and body["sop_version"] == 1
+    assert {step["step_id"] for step in body["steps"]} >= {"triage", "answer"}
+    assert body["route"]["source"] == "manual"
+    assert "case.triaged" in [e["kind"] for e in body["events"]]
+    assert in_triage() == []
+    running = client.get("/api/v1/cases", params={"triage": "false"}, headers=agent).json()
+    assert ref in [item["reference"] for item in running["items"]]
+    again = client.post(f"/api/v1/cases/{ref}/sop", json={"sop": "returns-and-refunds"},
+                        headers=agent)  # fmt: skip
+    assert "already runs inquiry-response" in problem(again, 409)["detail"]
+    other = _open(client, agent, subject="Hi there", body="Ring me.")
+    other_ref = str(other["reference"])
+    unknown = client.post(f"/api/v1/cases/{other_ref}/sop", json={"sop": "no-such-sop"},
+                          headers=agent)  # fmt: skip
+    problem(unknown, 404)
+    bad = client.post(f"/api/v1/cases/{other_ref}/sop", json={"sop": "Not An Id"}, headers=agent)
+    problem(bad, 422)

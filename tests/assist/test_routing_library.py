@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sopdesk.assist.routing import Inquiry, RouteSource, route
+from sopdesk.assist.routing import Inquiry, RouteSource, route, triage_suggestions
 from sopdesk.sop.model import FrontMatter
 from tests.assist.library_sops import case_sops, library_sops
 
@@ -98,3 +98,21 @@ def test_any_inquiry_gets_exactly_one_well_formed_decision(
         assert decision.source is RouteSource.RULES
         assert decision.sop_id in {meta.id for meta in case_sops()}
         assert decision.sop_id not in {match.sop_id for match in decision.runners_up}
+
+
+def test_the_triage_form_offers_the_classifier_s_candidates_first_then_every_case_sop() -> None:
+    sops = library_sops()
+    returns = next(s for s in sops if s.id == "returns-and-refunds")
+    assert returns.applies_to.case_type is not None
+    candidates = [(returns.applies_to.case_type, 0.42), ("complaint-resolution", 0.3), ("x", 0.2)]
+    offered = triage_suggestions(candidates, sops)
+    assert [(s.sop_id, s.suggested, s.confidence) for s in offered[:2]] == [
+        ("returns-and-refunds", True, 0.42),
+        ("complaint-resolution", True, 0.3),
+    ]
+    rest = offered[2:]
+    assert not any(s.suggested for s in rest)
+    assert [s.title for s in rest] == sorted(s.title for s in rest)
+    assert {s.sop_id for s in offered} == {s.id for s in case_sops()}  # each once, cases only
+    plain = triage_suggestions([], sops)
+    assert [s.title for s in plain] == sorted(s.title for s in plain)

@@ -191,6 +191,22 @@ def test_a_triage_case_takes_replies_and_can_be_given_an_sop(
     assert case.status == "open"  # the reply opened it; starting the SOP keeps that
     with pytest.raises(Conflict, match="already runs"):
         changes.do_start_sop(library, case_id, "inquiry-response", by="lead", settings=settings)
+    assert case.route["source"] == "manual" and case.route["sop_id"] == "inquiry-response"
+    assert case.route["explain"].endswith("chosen by lead from the triage queue")
+    [triaged] = events(library, case_id, "case.triaged")
+    assert (triaged.actor, triaged.data["sop_id"]) == ("lead", "inquiry-response")
+
+
+def test_only_an_open_triage_case_and_a_published_sop_can_be_started(
+    library: Session, settings: Settings
+) -> None:
+    case_id = open_case(library, settings, subject="Hello", body="Call me back please.")
+    with pytest.raises(NotFound):
+        changes.do_start_sop(library, case_id, "no-such-sop", by="lead", settings=settings)
+    changes.do_change_status(library, case_id, "closed", by="lead", settings=settings)
+    with pytest.raises(Conflict, match="is closed"):
+        changes.do_start_sop(library, case_id, "inquiry-response", by="lead", settings=settings)
+    assert get_case(library, case_id).sop_id is None
 
 
 def test_a_calendar_change_retimes_open_cases(library: Session, settings: Settings) -> None:

@@ -182,6 +182,22 @@ def test_case_merge_command(initialised: Runner, monkeypatch: pytest.MonkeyPatch
     assert again.code == 1 and "merged into another case already" in again.err
 
 
+def test_case_start_sop_command_takes_a_case_out_of_triage(initialised: Runner) -> None:
+    cli = initialised
+    opened = cli("case", "open", "--email", "bo@customer.example", "--subject", "Hello",
+                 "--body", "Call me back please.")  # fmt: skip
+    assert opened.code == 0 and "triage" in opened.out, opened.out
+    unknown = cli("case", "start-sop", "SD-1", "no-such-sop")
+    assert unknown.code == 1 and "no-such-sop" in unknown.err
+    started = cli("case", "start-sop", "SD-1", "inquiry-response")
+    assert started.code == 0, started.err
+    assert started.out.strip() == "SD-1 runs inquiry-response from now on"
+    shown = cli("case", "show", "SD-1")
+    assert "chosen by cli from the triage queue" in shown.out and "case.triaged" in shown.out
+    again = cli("case", "start-sop", "SD-1", "inquiry-response")
+    assert again.code == 1 and "already runs inquiry-response" in again.err
+
+
 def test_demo_command_loads_once(initialised: Runner) -> None:
     cli = initialised
     first = cli("demo")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from sopdesk.actions.case_reads import case_timeline
+from sopdesk.actions.cases import CaseRequest, do_open_case, do_open_request
 from sopdesk.actions.delivery import record_delivery_failure, record_sent
 from sopdesk.actions.sequences import do_create_customer, do_purchase
 from sopdesk.actions.sop_files import do_load_library
@@ -172,8 +173,6 @@ def test_status_and_assignment(world: World, client_for: ClientFor) -> None:
 
 
 def test_repeat_customer_badge(world: World, client_for: ClientFor) -> None:
-    from sopdesk.actions.cases import do_open_case
-
     again = do_open_case(
         world.session,
         customer_email="dana@example.com",
@@ -223,8 +222,6 @@ def test_a_case_a_purchase_opened_shows_why_and_its_checklist(
 
 
 def test_a_duplicate_case_is_merged_on_the_page(world: World, client_for: ClientFor) -> None:
-    from sopdesk.actions.cases import do_open_case
-
     again = do_open_case(
         world.session,
         customer_email="dana@example.com",
@@ -307,3 +304,45 @@ def test_the_thread_says_which_e_mails_went_out_and_which_did_not(
     assert "An e-mail on this case was not delivered to dana@example.com" in _text(notice[1])
     assert "&lt;b&gt;no such user&lt;/b&gt;" in notice[1]  # the far end's words, escaped
     assert "<b>no such user</b>" not in page
+
+
+def test_a_case_in_triage_is_given_an_sop_on_its_page(world: World, client_for: ClientFor) -> None:
+    # every SOP of this world applies to every case: make one as triage leaves it
+    request = CaseRequest(
+        customer_email="walter@example.com",
+        customer_name="Walter Skinner",
+        subject="Call me back",
+        body="Ring me when you can.",
+        start_sop=False,
+    )
+    case = do_open_request(world.session, request, now=world.now)
+    case.route = {
+        "source": "triage",
+        "explain": "No SOP applies: the case waits in the triage queue.",
+        "candidates": [["refunds", 0.62]],
+    }
+    world.session.commit()
+    ref = str(case.reference)
+    assert case.sop_id is None
+    agent = client_for("agent")
+    page = agent.get(f"/cases/{ref}").text
+    assert "This case is in triage" in page and 'id="triage-form"' in page
+    offered = re.findall(r'<option value="([^"]+)">([^<]*)<', page.split('id="triage-sop"')[1])
+    assert offered[0] == ("refunds", "Handling refunds (suggested, 62%)")
+    assert ("critical-check", "Identity check") in offered
+    no_run = agent.post_form(f"/cases/{ref}/steps/verify/complete")
+    assert no_run.status_code == 409  # the refusal says what to do: its hint
+    assert "has no SOP run: choose the SOP it should run: Run this SOP" in no_run.text
+    refused = agent.post_form(f"/cases/{ref}/sop", {"sop": "no-such-sop"})
+    assert refused.status_code == 422
+    assert "there is no SOP &#39;no-such-sop&#39;" in refused.text
+    started = agent.post_form(f"/cases/{ref}/sop", {"sop": "refunds"})
+    assert started.status_code == 303
+    assert started.headers["location"].endswith("?done=triaged")
+    page = agent.get(started.headers["location"]).text
+    assert "The SOP has started on this case" in page and 'id="triage-form"' not in page
+    assert "chosen by agent@example.com from the triage queue" in page
+    world.session.expire_all()
+    assert world.case(ref).sop_id == "refunds"
+    again = agent.post_form(f"/cases/{ref}/sop", {"sop": "refunds"})
+    assert again.status_code == 409 and "already runs refunds" in again.text

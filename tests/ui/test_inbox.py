@@ -6,7 +6,13 @@ import re
 from datetime import timedelta
 
 from sopdesk.actions.case_reads import get_case
-from sopdesk.actions.cases import do_assign, do_change_status, do_open_case
+from sopdesk.actions.cases import (
+    CaseRequest,
+    do_assign,
+    do_change_status,
+    do_open_case,
+    do_open_request,
+)
 from sopdesk.web.ui import countdown
 from tests.ui.conftest import ClientFor, World
 
@@ -93,3 +99,16 @@ def test_inbox_and_counts_on_both_backends(any_world: World, any_client_for: Cli
     assert sorted(_refs(page)) == sorted([any_world.case_ref, any_world.critical_ref])
     assert _count(page, "all") == 2 and _count(page, "breached") == 0
     assert _count(agent.get("/inbox/counts?view=mine").text, "unassigned") == 2
+
+
+def test_the_cases_in_triage_are_one_filter_away(world: World, client_for: ClientFor) -> None:
+    request = CaseRequest(
+        customer_email="walter@example.com", subject="Call me", body="Ring me.", start_sop=False
+    )
+    triage = str(do_open_request(world.session, request, now=world.now).reference)
+    agent = client_for("agent")
+    page = agent.get("/inbox?sop=(triage)").text
+    assert _refs(page) == [triage] and "· in triage" in page
+    assert '<option value="(triage)" selected>In triage (no SOP)</option>' in page
+    assert triage in _refs(agent.get("/inbox").text)
+    assert triage not in _refs(agent.get("/inbox?sop=critical-check").text)

@@ -34,6 +34,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/cases/{ref}/resolve"): "case.write",
     ("POST", "/cases/{ref}/assign"): "case.write",
     ("POST", "/cases/{ref}/merge"): "case.write",
+    ("POST", "/cases/{ref}/sop"): "case.write",
     ("GET", "/customers"): "customer.read",
     ("GET", "/customers/new"): "customer.write",
     ("POST", "/customers/new"): "customer.write",

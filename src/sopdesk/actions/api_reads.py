@@ -47,6 +47,7 @@ class CaseQuery:
     due_before: datetime | None = None
     breached: bool | None = None
     q: str | None = None
+    triage: bool | None = None
 
 
 def search_cases(
@@ -156,6 +157,8 @@ def _where(query: CaseQuery, now: datetime) -> list[Any]:
         clauses.append(CaseRow.assignee == query.assignee)
     if query.sop_id is not None:
         clauses.append(CaseRow.sop_id == query.sop_id)
+    if query.triage is not None:  # in triage: no SOP runs on the case
+        clauses.append(CaseRow.sop_id.is_(None) if query.triage else CaseRow.sop_id.isnot(None))
     if query.channel is not None:
         clauses.append(CaseRow.channel == query.channel)
     if query.customer_email is not None:

@@ -50,7 +50,14 @@ from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from sopdesk.store.codec import encode_state
 from sopdesk.store.queries import insert_loaded
-from sopdesk.store.tables import CaseRow, MessageRow, RunStatus, SopRunRow, SopVersion
+from sopdesk.store.tables import (
+    CaseRow,
+    CaseStatusValue,
+    MessageRow,
+    RunStatus,
+    SopRunRow,
+    SopVersion,
+)
 
 Transition = Callable[[CaseState, World], Outcome]
 
@@ -204,26 +211,48 @@ def do_start_sop(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> CaseRow:
-    """Run `sop_id` on a case that has no SOP run (a case taken out of triage)."""
+    """Run `sop_id` on a case that has no SOP run: a person takes it out of triage.
+
+    The SOP starts as routing would have started it (its acknowledgement goes out, its
+    clocks count from now); the case's route says who chose it, and `case.triaged` is
+    logged. A case that runs an SOP already, or is closed, is a `Conflict`; an SOP that
+    does not exist is `NotFound`, one with no published version a `Conflict`.
+    """
     moment, settings = resolve_now(now), settings or Settings()
     loaded = load_for_work(session, case_id, settings)
     if loaded.run is not None:
         raise Conflict(f"case {loaded.case.reference} already runs {loaded.sop.id}")  # type: ignore[union-attr]
+    if loaded.case.status == CaseStatusValue.CLOSED.value:
+        raise Conflict(
+            f"case {loaded.case.reference} is closed",
+            hint="a closed case is history; open a new case for the customer",
+        )
+    version = published_version(session, sop_id)
+    title = front_matter(version).title
     first = session.scalars(
         select(MessageRow)
         .where(MessageRow.case_id == case_id, MessageRow.kind == "inbound")
         .order_by(MessageRow.created_at, MessageRow.id)
         .limit(1)
     ).first()
-    loaded.case.route = {**(loaded.case.route or {}), "source": "manual", "sop_id": sop_id}
-    start_sop_run(
+    loaded.case.route = {
+        **(loaded.case.route or {}),
+        "source": "manual",
+        "sop_id": sop_id,
+        "explain": f"{title}, chosen by {by} from the triage queue",
+    }
+    log_event(
         session,
-        loaded.case,
-        published_version(session, sop_id),
+        "case.triaged",
         moment,
-        settings,
-        first_message=first,
+        case_id=loaded.case.id,
+        customer_id=loaded.case.customer_id,
+        actor=by,
+        sop_id=sop_id,
+        version=version.version,
     )
+    start_sop_run(session, loaded.case, version, moment, settings, first_message=first)
+    loaded.case.updated_at = moment
     return loaded.case
 
 

@@ -120,7 +120,8 @@ class LoadedCase:
     def _no_run(self) -> Conflict:
         return Conflict(
             f"case {self.case.reference} has no SOP run",
-            hint="start one from the triage queue (do_start_sop / the case page)",
+            hint="choose the SOP it should run: Run this SOP on the case page, "
+            f"POST /api/v1/cases/{self.case.reference}/sop or sopdesk case start-sop",
         )
 
 

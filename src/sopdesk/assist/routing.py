@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from sopdesk.engine.conditions import customer_context
 from sopdesk.engine.state import Case, Customer
 from sopdesk.sop.expressions import ExpressionError, evaluate
-from sopdesk.sop.model import AppliesTo, Trigger
+from sopdesk.sop.model import AppliesTo, FrontMatter, Trigger
 
 DEFAULT_THRESHOLD = 0.5
 """A classifier candidate below this confidence is not acted on; the case goes to triage."""
@@ -431,3 +431,30 @@ def _resolve(label: str, inquiry: Inquiry, sops: Sequence[RoutableSop]) -> Match
     of_type = [sop for sop in sops if sop.applies_to.case_type == label]
     matches = [m for m in (match_sop(sop, typed).match for sop in of_type) if m]
     return min(matches, key=lambda match: match.rank, default=None)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An SOP a person may start on a case in triage; `confidence` when the classifier
+    proposed it."""
+
+    sop_id: str
+    title: str
+    suggested: bool = False
+    confidence: float | None = None
+
+
+def triage_suggestions(
+    candidates: Sequence[tuple[str, float]], sops: Sequence[FrontMatter]
+) -> list[Suggestion]:
+    """Every `trigger: case` SOP for the triage form: the classifier's candidates first
+    (by id, or by the case type an SOP applies to), in the classifier's order, then the
+    others by title."""
+    case_sops = [s for s in sops if s.applies_to.trigger is Trigger.CASE]
+    chosen: dict[str, Suggestion] = {}
+    for label, confidence in candidates:
+        for sop in case_sops:
+            if sop.id not in chosen and label in (sop.id, sop.applies_to.case_type):
+                chosen[sop.id] = Suggestion(sop.id, sop.title, True, confidence)
+    rest = sorted((s for s in case_sops if s.id not in chosen), key=lambda s: (s.title, s.id))
+    return [*chosen.values(), *(Suggestion(s.id, s.title) for s in rest)]

@@ -1,4 +1,4 @@
-"""`sopdesk case open|list|show|merge|import`: cases from the command line.
+"""`sopdesk case open|list|show|merge|start-sop|import`: cases from the command line.
 
 Each command opens the configured database, calls one action from
 `sopdesk.actions`, and prints the result (`--format json` for machines).
@@ -16,8 +16,8 @@ import typer
 
 from sopdesk.actions.case_import import do_import_cases
 from sopdesk.actions.case_merge import do_merge_cases
-from sopdesk.actions.case_reads import CaseFilters, case_timeline, list_cases
-from sopdesk.actions.cases import do_open_case
+from sopdesk.actions.case_reads import CaseFilters, case_timeline, get_case, list_cases
+from sopdesk.actions.cases import do_open_case, do_start_sop
 from sopdesk.channels.csv_import import decode
 from sopdesk.cli.app import app
 from sopdesk.cli.db import open_session
@@ -26,7 +26,8 @@ from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow
 
 case_app = typer.Typer(
-    help="Open, list, show, merge and import customer cases.", no_args_is_help=True
+    help="Open, list, show, merge, take out of triage and import customer cases.",
+    no_args_is_help=True,
 )
 app.add_typer(case_app, name="case")
 
@@ -175,6 +176,23 @@ def merge_command(
             f"merged {gone.reference} into {kept.reference}: {merged.messages} message(s) "
             f"moved; {gone.reference} is closed"
         )
+
+
+@case_app.command("start-sop")
+def start_sop_command(
+    reference: Annotated[str, typer.Argument(help="A case in triage, e.g. SD-12.")],
+    sop_id: Annotated[str, typer.Argument(help="The published SOP to run, e.g. inquiry-response.")],
+    fmt: Format = FORMAT,
+) -> None:
+    """Take a case out of triage: run SOP_ID on it (its acknowledgement goes out, its
+    clocks count from now). `case list` shows the cases in triage."""
+    with open_session() as session:
+        case = get_case(session, reference)
+        case = do_start_sop(session, case.id, sop_id, by="cli", settings=Settings())
+        if fmt is Format.JSON:
+            typer.echo(json.dumps(_summary(case)))
+            return
+        typer.echo(f"{case.reference} runs {case.sop_id} from now on")
 
 
 def _timeline_json(timeline: Any) -> dict[str, Any]:

@@ -146,6 +146,9 @@ def list_cases(
     q: Annotated[
         m.Text | None, Query(max_length=200, description="Text in the subject, email or reference")
     ] = None,
+    triage: Annotated[
+        bool | None, Query(description="true: cases no SOP runs on (the triage queue); false: none")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=m.LIMIT_DESCRIPTION)] = 50,
     cursor: Annotated[
         m.Text | None, Query(max_length=500, description=m.CURSOR_DESCRIPTION)
@@ -162,6 +165,7 @@ def list_cases(
         due_before=due_before,
         breached=breached,
         q=q,
+        triage=triage,
     )
     page = search_cases(session, query, now=utcnow(), cursor=cursor, limit=limit)
     set_next_link(request, response, page.next_cursor)
@@ -392,6 +396,26 @@ def merge(
     a closed case, or one merged already, is refused with 409. Answers this case."""
     merged = do_merge_cases(session, ref, body.case, by=who.email, settings=_settings(request))
     return case_detail(session, merged.case.id, _settings(request))
+
+
+@router.post(
+    "/{ref}/sop",
+    response_model=m.CaseDetail,
+    summary="Take a case out of triage: run an SOP",
+    dependencies=IDEMPOTENT,
+    openapi_extra=WRITE,
+)
+def start_sop(
+    ref: Reference, body: m.StartSopIn, who: CaseWriter, session: DbSession, request: Request
+) -> m.CaseDetail:
+    """Run the published SOP named in the body on a case no SOP matched (`sop` null):
+    it starts as routing would have started it (its acknowledgement goes out, its clocks
+    count from now), and the case's `route` says who chose it. A case that runs an SOP
+    already, or is closed, is 409; an unknown SOP is 404, one never published 409.
+    Logged as `case.triaged`."""
+    case = get_case(session, ref)
+    case_actions.do_start_sop(session, case.id, body.sop, by=who.email, settings=_settings(request))
+    return case_detail(session, case.id, _settings(request))
 
 
 @router.post(

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_vali
 
 from sopdesk.actions.replies import MAX_REPLY_BYTES
 from sopdesk.engine.report import ClockStatus
+from sopdesk.sop.model import ID_PATTERN
 from sopdesk.store.tables import (
     CaseEventRow,
     CaseRow,
@@ -339,6 +340,14 @@ class CustomerDetail(CustomerOut):
     addresses: list[str] = Field(description="Their other addresses; mail from them finds them")
     cases: list[CaseSummary]
     events: list[EventOut]
+
+
+class StartSopIn(BaseModel):
+    """The SOP to run on a case in triage: its id; the version in force runs."""
+
+    sop: Text = Field(
+        max_length=80, pattern=ID_PATTERN, examples=["returns-and-refunds"], description="SOP id"
+    )
 
 
 class MergeCaseIn(BaseModel):

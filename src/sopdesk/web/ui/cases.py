@@ -41,13 +41,15 @@ from sopdesk.actions.context import (
 )
 from sopdesk.actions.delivery import unsent_messages
 from sopdesk.actions.outbound import case_rendering
+from sopdesk.actions.published import published_sops
+from sopdesk.assist.routing import Suggestion, triage_suggestions
 from sopdesk.auth.permissions import Principal
 from sopdesk.channels.email_in import case_reference, sanitise_html
 from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseStatusValue, MessageKindValue, MessageRow
+from sopdesk.store.tables import CaseRow, CaseStatusValue, MessageKindValue, MessageRow
 from sopdesk.web.files import attachment_response, read_uploads, upload_names
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 from sopdesk.web.ui.delivery import deliveries
@@ -60,6 +62,7 @@ FormText = Annotated[str, Form()]
 DONE_MESSAGES = {
     "opened": "The case is open and its SOP has started.",
     "replied": "Your reply is queued and will be sent by the outbox.",
+    "triaged": "The SOP has started on this case: its steps and clocks are below.",
     "noted": "The internal note is added.",
     "completed": "The step is marked done.",
     "skipped": "The step is skipped; the reason is recorded.",
@@ -228,7 +231,17 @@ def case_context(
         "unsent_files": extra.get("unsent_files", ()),
         "merge_other": extra.get("merge_other", ""),
         "merged_into": case_reference(case.merged_into) if case.merged_into else None,
+        "triage": _triage(session, case),
     }
+
+
+def _triage(session: Session, case: CaseRow) -> list[Suggestion]:
+    """The SOPs a person may start on a case in triage, suggested ones first; none for
+    a case that runs an SOP, is closed or was merged."""
+    if case.sop_id is not None or case.status == CaseStatusValue.CLOSED.value:
+        return []
+    candidates = [(str(label), float(p)) for label, p in (case.route or {}).get("candidates", [])]
+    return triage_suggestions(candidates, [meta for meta, _ in published_sops(session)])
 
 
 def _any_unsent(messages: list[MessageRow]) -> bool:
@@ -274,14 +287,16 @@ def _act(
     change: Callable[[int], object],
     **on_error: Any,
 ) -> Response:
-    """Run one case action; back to the case page with a message, or with the refusal."""
+    """Run one case action; back to the case page with a message, or with the refusal
+    and what to do about it (its hint)."""
     case_id = get_case(session, ref).id
     try:
         change(case_id)
     except (Conflict, InvalidInput) as exc:
         session.rollback()
         status = 409 if isinstance(exc, Conflict) else 422
-        return _case_page(request, session, me, ref, status, error=exc.message, **on_error)
+        error = f"{exc.message}: {exc.hint}" if exc.hint else exc.message
+        return _case_page(request, session, me, ref, status, error=error, **on_error)
     reference = get_case(session, case_id).reference
     return back_to(f"/cases/{reference}?done={done}")
 
@@ -399,6 +414,25 @@ def change_status(
     return _act(request, session, me, ref, "resolved" if status == "resolved" else "status", change)
 
 
+@router.post("/cases/{ref}/sop", dependencies=CSRF)
+def start_sop(
+    request: Request, session: DbSession, me: CaseWriter, ref: str, sop: FormText = ""
+) -> Response:
+    settings = _settings(request)
+
+    def change(case_id: int) -> object:
+        if not sop.strip():
+            raise InvalidInput("choose the SOP to run on this case")
+        try:
+            return case_actions.do_start_sop(
+                session, case_id, sop.strip(), by=me.email, settings=settings
+            )
+        except NotFound:
+            raise InvalidInput(f"there is no SOP {sop.strip()!r}") from None
+
+    return _act(request, session, me, ref, "triaged", change)
+
+
 @router.post("/cases/{ref}/resolve", dependencies=CSRF)
 def resolve(request: Request, session: DbSession, me: CaseWriter, ref: str) -> Response:
     settings = _settings(request)
@@ -442,7 +476,5 @@ def merge(
             return do_merge_cases(session, case_id, other.strip(), by=me.email, settings=settings)
         except NotFound as exc:
             raise InvalidInput(f"there is {exc.message}") from None
-        except Conflict as exc:  # the page shows one line: say what to do too
-            raise Conflict(f"{exc.message}: {exc.hint}" if exc.hint else exc.message) from None
 
     return _act(request, session, me, ref, "merged", change, merge_other=other)

@@ -87,6 +87,8 @@ class ListedCase:
 
 
 FINISHED = ("resolved", "closed")
+TRIAGE = "(triage)"
+"""The SOP filter's value for cases no SOP runs on; no SOP id can be written so."""
 VIEWS: dict[str, str] = {
     "all": "All open",
     "mine": "Mine",
@@ -143,7 +145,9 @@ def _view_filter(view: str, me: Principal, now: datetime) -> ColumnElement[bool]
 
 def _narrowing(query: InboxQuery) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
-    if query.sop:
+    if query.sop == TRIAGE:
+        clauses.append(CaseRow.sop_id.is_(None))
+    elif query.sop:
         clauses.append(CaseRow.sop_id == query.sop)
     if query.channel:
         clauses.append(CaseRow.channel == query.channel)
