@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     link_ttl_days: int = Field(
         default=30, ge=1, le=1000, description="How long links sent to customers stay valid."
     )
+    close_resolved_after_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="A resolved case closes by itself this many days after it was resolved; "
+        "a customer's message after that opens a follow-up case instead of reopening it. "
+        "0: resolved cases stay resolved until someone closes them.",
+    )
     support_form: bool = Field(
         default=True,
         description="Serve the public support form at /support (false: it answers 404).",

@@ -15,10 +15,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.cases import do_open_case, do_resolve
 from sopdesk.process import GC_THRESHOLDS
 from sopdesk.settings import Settings
 from sopdesk.store import create_engine_for, session_factory, upgrade
-from sopdesk.store.tables import OutboxRow, TimerRow
+from sopdesk.store.tables import CaseRow, OutboxRow, TimerRow
 from sopdesk.web.app import create_app
 from sopdesk.worker.lock import WorkerLockHeld, lock_path, single_worker_lock
 from tests.conftest import Runner
@@ -43,6 +44,23 @@ def test_worker_once_fires_timers_and_sends_email(cli: Runner, env: Sink, sessio
     assert sum(env.message_ids.values()) == 2
     session.expire_all()
     assert set(session.scalars(select(TimerRow.status))) == {"done"}
+
+
+def test_worker_once_closes_resolved_cases_past_their_reopen_window(
+    cli: Runner, env: Sink, session: Session
+) -> None:
+    now = utcnow()
+    old = do_open_case(session, customer_email="ann@customer.example", subject="Hi",
+                       body="Call me", now=now - timedelta(days=30))  # fmt: skip
+    do_resolve(session, old.id, by="sam", now=now - timedelta(days=15))
+    recent = do_open_case(session, customer_email="bo@customer.example", subject="Hi",
+                          body="Call me", now=now - timedelta(days=3))  # fmt: skip
+    do_resolve(session, recent.id, by="sam", now=now - timedelta(days=2))
+    run = cli("worker", "--once")
+    assert run.code == 0, run.err
+    assert run.out.strip().endswith("0 dead, closed 1 resolved case(s)")
+    session.expire_all()
+    assert [session.get(CaseRow, c.id).status for c in (old, recent)] == ["closed", "resolved"]  # type: ignore[union-attr]
 
 
 def test_the_worker_tunes_the_garbage_collector(cli: Runner, env: Sink) -> None:

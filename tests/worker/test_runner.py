@@ -21,6 +21,7 @@ from sopdesk.worker.delivery import OneShot
 from sopdesk.worker.outbox import build_message
 from sopdesk.worker.policy import RetryPolicy, decide_for
 from sopdesk.worker.runner import (
+    HOUSEKEEPING_EVERY,
     MIN_IDLE_WAIT,
     Deliver,
     RoundStats,
@@ -499,3 +500,29 @@ def test_a_round_holds_one_connection(
         event.remove(engine, "checkout", checked_out)
     assert stats.fired == 5
     assert len(checkouts) == 1
+
+
+def test_housekeeping_runs_at_most_once_a_minute(
+    sessions: sessionmaker[Session], session: Session, now: datetime
+) -> None:
+    calls: list[datetime] = []
+
+    def housekeeping(_session: Session, at: datetime) -> int:
+        calls.append(at)
+        return 2
+
+    clock = Clock(now)
+    worker = Worker(
+        sessions, config(), deliver=None, fire_timer=fake_fire_timer, clock=clock,
+        jitter=lambda: 0.0, housekeeping=housekeeping,
+    )  # fmt: skip
+    assert worker.run_once().closed == 2  # the first round does it
+    clock.advance(seconds=59)
+    assert worker.run_once().closed == 0
+    clock.advance(seconds=1)
+    stats = worker.run_once()
+    assert stats.closed == 2 and stats.worked == 2
+    assert calls == [now, now + HOUSEKEEPING_EVERY]
+    worker.request_stop()
+    clock.advance(minutes=5)
+    assert worker.run_once().closed == 0  # a stopping worker leaves it for the next

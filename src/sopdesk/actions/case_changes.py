@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_runs import Transition, redecide, status_events, transition
 from sopdesk.actions.case_state import (
+    LoadedCase,
     atomic_case,
     load_for_work,
     log_event,
@@ -214,9 +215,17 @@ def do_change_status(
         raise InvalidInput(f"unknown status {status!r}", hint=f"use one of {known}") from None
     moment = resolve_now(now)
     loaded = load_for_work(session, case_id, settings or Settings())
+    return change_case_status(session, loaded, wanted, moment, by)
+
+
+def change_case_status(
+    session: Session, loaded: LoadedCase, wanted: CaseStatus, now: datetime, by: str
+) -> CaseRow:
+    """Move a case loaded for work to `wanted`: through its SOP's engine (the completion
+    gate) when it runs one, directly when it is in triage."""
     if loaded.state is None:
-        return change_without_run(session, loaded.case, wanted, moment, by)
-    return transition(session, loaded, lambda s, w: change_status(s, w, wanted, by), moment, by)
+        return change_without_run(session, loaded.case, wanted, now, by)
+    return transition(session, loaded, lambda s, w: change_status(s, w, wanted, by), now, by)
 
 
 def do_resolve(

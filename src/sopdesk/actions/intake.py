@@ -12,8 +12,9 @@ message, in one transaction:
    case to thread onto they are quarantined; a bounce that reports a permanent failure
    marks the message it returns as not delivered (`actions.delivery`);
 5. a person's reply is added to its case through the engine (a resolved case
-   reopens, paused clocks resume); a closed case or no match opens a new case,
-   routed to its SOP.
+   reopens, paused clocks resume); a closed case, one resolved longer ago than
+   `close_resolved_after_days` (`auto_close`), or no match opens a new case, routed
+   to its SOP (a follow-up of the old one).
 
 The case shows the reply without its quoted history; `full_text` and `raw` keep the
 original as received.
@@ -28,6 +29,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sopdesk.actions.auto_close import past_reopen_window
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_reads import surviving_case
 from sopdesk.actions.case_runs import status_events, transition
@@ -113,9 +115,18 @@ def do_receive_email(
                 session, parsed.raw, f"{why} with no case to thread onto", source, moment
             )
         return _store_machine(session, case, match, parsed, why, moment, machine)
-    if match is not None and case is not None and case.status != CaseStatusValue.CLOSED.value:
+    if match is not None and case is not None and _open_to_replies(case, moment, settings):
         return _reply(session, case, match, parsed, moment, settings)
     return _new_case(session, parsed, moment, settings, classifier, follow_up_of=case)
+
+
+def _open_to_replies(case: CaseRow, now: datetime, settings: Settings) -> bool:
+    """A reply reopens or joins its case unless the case is closed, or resolved so long
+    ago that it counts as closed (`auto_close`): then it starts a follow-up case."""
+    if case.status == CaseStatusValue.CLOSED.value:
+        return False
+    days = settings.close_resolved_after_days
+    return not past_reopen_window(case.status, case.resolved_at, now, days)
 
 
 def _quarantine(

@@ -28,7 +28,13 @@ from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 from sopdesk.worker.claim import DEFAULT_BATCH, DEFAULT_TIMER_BATCH
 from sopdesk.worker.lock import single_worker_lock
-from sopdesk.worker.runner import Worker, WorkerConfig, default_fire_timer, smtp_deliver
+from sopdesk.worker.runner import (
+    Worker,
+    WorkerConfig,
+    default_fire_timer,
+    default_housekeeping,
+    smtp_deliver,
+)
 from sopdesk.worker.status import dead_letters, outbox_status, retry_dead, timer_status
 
 worker_app = typer.Typer(
@@ -128,12 +134,14 @@ def worker(
             config,
             deliver=deliver,
             fire_timer=default_fire_timer(settings),
+            housekeeping=default_housekeeping(settings),
         )
         if once:
             stats = runner.run_once()
+            closed = f", closed {stats.closed} resolved case(s)" if stats.closed else ""
             typer.echo(
                 f"fired {stats.fired} timers, sent {stats.sent} e-mails, "
-                f"{stats.timer_failures + stats.email_failures} failed, {stats.dead} dead"
+                f"{stats.timer_failures + stats.email_failures} failed, {stats.dead} dead{closed}"
             )
             return
         _install_stop_handlers(runner)

@@ -20,7 +20,13 @@ from sopdesk.channels.email_out import SmtpConfig
 from sopdesk.settings import Settings
 from sopdesk.store import session_factory
 from sopdesk.worker.lock import WorkerLockHeld, single_worker_lock
-from sopdesk.worker.runner import Worker, WorkerConfig, default_fire_timer, smtp_deliver
+from sopdesk.worker.runner import (
+    Worker,
+    WorkerConfig,
+    default_fire_timer,
+    default_housekeeping,
+    smtp_deliver,
+)
 
 log = logging.getLogger("sopdesk.worker")
 
@@ -57,6 +63,7 @@ class BackgroundWorker:
             config,
             deliver=smtp_deliver(SmtpConfig.from_url(smtp)) if smtp else None,
             fire_timer=default_fire_timer(self.settings),
+            housekeeping=default_housekeeping(self.settings),
         )
         self._thread = threading.Thread(target=self.worker.run, name="sopdesk-worker", daemon=True)
         self._thread.start()

@@ -65,6 +65,11 @@ RECLAIM_EVERY = timedelta(seconds=1)
 look scans every claimed row's index entry, so once per round would cost the server
 more than the claim itself when rounds are small."""
 
+HOUSEKEEPING_EVERY = timedelta(minutes=1)
+"""How often a worker does its housekeeping (closing resolved cases past their reopen
+window): the rule is exact at any instant, so the sweep only has to catch up."""
+Housekeeping = Callable[[Session, datetime], int]
+
 TIMER_POLICY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=8)
 EMAIL_POLICY = RetryPolicy(base=timedelta(seconds=60), cap=timedelta(hours=4), max_attempts=12)
 
@@ -101,6 +106,18 @@ def default_fire_timer(settings: Settings | None = None) -> FireTimer:
     from sopdesk.actions.timers import do_fire_timer  # the actions layer owns the effects
 
     return partial(do_fire_timer, settings=settings or Settings())
+
+
+def default_housekeeping(settings: Settings | None = None) -> Housekeeping:
+    """Close the resolved cases past their reopen window (`actions.auto_close`)."""
+    from sopdesk.actions.auto_close import do_close_resolved
+
+    bound = settings or Settings()
+
+    def close_resolved(session: Session, now: datetime) -> int:
+        return do_close_resolved(session, now, settings=bound)
+
+    return close_resolved
 
 
 def default_fire_timers(settings: Settings | None = None) -> FireTimers:
@@ -185,6 +202,7 @@ class RoundStats:
     released: int = 0
     webhooks_sent: int = 0
     webhook_failures: int = 0  # retried later, dead or cancelled
+    closed: int = 0  # resolved cases the housekeeping closed
     reclaimed: Reclaimed = field(default_factory=Reclaimed)
 
     @property
@@ -197,6 +215,7 @@ class RoundStats:
             + self.email_failures
             + self.webhooks_sent
             + self.webhook_failures
+            + self.closed
         )
 
 
@@ -213,8 +232,11 @@ class Worker:
         fire_timers: FireTimers | None = None,
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
+        housekeeping: Housekeeping | None = None,
     ) -> None:
         self.sessions = sessions
+        self.housekeeping = housekeeping
+        self._housekeeping_after: datetime | None = None
         self.config = config
         self.deliver = deliver
         self._fire_timer = fire_timer
@@ -301,7 +323,7 @@ class Worker:
 
     def run_once(self) -> RoundStats:
         """One round: reclaim expired leases, then one batch each of timers, e-mail and
-        webhook deliveries."""
+        webhook deliveries, then the housekeeping when it is due."""
         stats = RoundStats()
         with self._round_session() as session:
             now = self.clock()
@@ -323,6 +345,7 @@ class Worker:
             hooks = webhook_round(session, self, stats)
             stats.webhooks_sent = hooks.sent
             stats.webhook_failures = hooks.failed + hooks.dead + hooks.cancelled
+            stats.closed = self._housekeep(session, now)
         if stats.worked:
             log.info(
                 "round done",
@@ -335,9 +358,19 @@ class Worker:
                     "failed": stats.timer_failures + stats.email_failures + stats.webhook_failures,
                     "dead": stats.dead,
                     "released": stats.released,
+                    "closed": stats.closed,
                 },
             )
         return stats
+
+    def _housekeep(self, session: Session, now: datetime) -> int:
+        """The housekeeping, at most once per `HOUSEKEEPING_EVERY`; what it closed."""
+        if self.housekeeping is None or self.stopping:
+            return 0
+        if self._housekeeping_after is not None and now < self._housekeeping_after:
+            return 0
+        self._housekeeping_after = now + HOUSEKEEPING_EVERY
+        return self.housekeeping(session, now)
 
     # -- timers --------------------------------------------------------------------
 
