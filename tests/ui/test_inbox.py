@@ -12,7 +12,9 @@ from sopdesk.actions.cases import (
     do_change_status,
     do_open_case,
     do_open_request,
+    do_reply,
 )
+from sopdesk.actions.delivery import record_delivery_failure
 from sopdesk.web.ui import countdown
 from tests.ui.conftest import ClientFor, World
 
@@ -112,3 +114,20 @@ def test_the_cases_in_triage_are_one_filter_away(world: World, client_for: Clien
     assert '<option value="(triage)" selected>In triage (no SOP)</option>' in page
     assert triage in _refs(agent.get("/inbox").text)
     assert triage not in _refs(agent.get("/inbox?sop=critical-check").text)
+
+
+def test_a_case_whose_last_mail_bounced_says_so_in_the_inbox(
+    world: World, client_for: ClientFor
+) -> None:
+    agent = client_for("agent")
+    case = get_case(world.session, world.case_ref)
+    first = do_reply(world.session, case.id, author="Agent", text="First.", now=world.now)
+    assert "Mail not delivered" not in agent.get("/inbox").text
+    record_delivery_failure(world.session, first.id, "bounced: 5.1.1", world.now, via="bounce")
+    world.session.commit()
+    page = agent.get("/inbox").text
+    row = next(r for r in page.split("<tr data-case-row>")[1:] if world.case_ref in r)
+    assert "Mail not delivered" in row
+    assert page.count("Mail not delivered") == 1  # the other case is not marked
+    do_reply(world.session, case.id, author="Agent", text="Again.", now=world.now)
+    assert "Mail not delivered" not in agent.get("/inbox").text  # a later mail went out

@@ -29,6 +29,7 @@ from sopdesk.actions.case_state import atomic_case, log_event
 from sopdesk.actions.customers import customer_by_key
 from sopdesk.actions.unsubscribe import BOUNCED, cancel_optional
 from sopdesk.channels.email_in import FailedRecipient, address_gone, enhanced_status
+from sopdesk.store.queries import one_of
 from sopdesk.store.tables import (
     CaseRow,
     CustomerRow,
@@ -239,3 +240,20 @@ def do_clear_bounce(
     )
     row.email_bounced_at, row.email_bounce, row.updated_at = None, None, moment
     return row
+
+
+def last_mail_undelivered(session: Session, case_ids: Collection[int]) -> set[int]:
+    """Which of these cases' newest e-mail to the customer was not delivered (for the
+    inbox: the customer has not seen our last word, and may never answer)."""
+    if not case_ids:
+        return set()
+    rows = session.execute(
+        select(MessageRow.case_id, MessageRow.delivery_failed_at)
+        .where(
+            one_of(session, MessageRow.case_id, case_ids),
+            MessageRow.kind == MessageKindValue.OUTBOUND.value,
+        )
+        .order_by(MessageRow.case_id, MessageRow.created_at, MessageRow.id)
+    )
+    newest = dict(rows.all())  # ordered by time: the last one per case wins
+    return {case_id for case_id, failed_at in newest.items() if failed_at is not None}

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.api_reads import IS_OPEN, merged_pages
 from sopdesk.actions.base import utcnow
 from sopdesk.actions.cases import CHANNELS
+from sopdesk.actions.delivery import last_mail_undelivered
 from sopdesk.auth.permissions import Principal
 from sopdesk.errors import InvalidInput
 from sopdesk.store.tables import CaseRow, CustomerRow, Sop
@@ -275,6 +276,7 @@ def inbox(
     context = {
         "query": query,
         "rows": rows,
+        "undelivered": last_mail_undelivered(session, [row.id for row in rows]),
         "next_cursor": next_cursor,
         "counts": live_view_counts(count_cache(request), session, query, me, now),
         "views": VIEWS,
