@@ -275,10 +275,17 @@ def test_the_mark_that_an_address_bounces_is_shown_and_lifted(
     shown = client.get("/api/v1/customers/di@customer.example", headers=agent).json()
     assert shown["email_bounce"] == row.email_bounce
     assert datetime.fromisoformat(shown["email_bounced_at"]) == row.email_bounced_at
+
+    def bouncing() -> list[str]:
+        listed = client.get("/api/v1/customers", params={"bounced": "true"}, headers=agent)
+        return [c["email"] for c in listed.json()["items"]]
+
+    assert bouncing() == ["di@customer.example"]
     problem(client.delete("/api/v1/customers/di@customer.example/bounce", headers=viewer), 403)
     lifted = client.delete("/api/v1/customers/di@customer.example/bounce", headers=agent)
     assert lifted.status_code == 200, lifted.text
     assert (lifted.json()["email_bounced_at"], lifted.json()["email_bounce"]) == (None, None)
+    assert bouncing() == []
     again = client.delete(f"/api/v1/customers/{customer['id']}/bounce", headers=agent)
     assert again.status_code == 200  # nothing to lift: answered as they are
     problem(client.delete("/api/v1/customers/nobody@customer.example/bounce", headers=agent), 404)

@@ -187,11 +187,16 @@ def test_case_start_sop_command_takes_a_case_out_of_triage(initialised: Runner) 
     opened = cli("case", "open", "--email", "bo@customer.example", "--subject", "Hello",
                  "--body", "Call me back please.")  # fmt: skip
     assert opened.code == 0 and "triage" in opened.out, opened.out
+    assert cli("case", "open", "--email", "cy@customer.example", "--subject", "Return my shoes",
+               "--body", "Wrong size, refund please").code == 0  # fmt: skip
+    in_triage = json.loads(cli("case", "list", "--triage", "--format", "json").out)
+    assert [row["reference"] for row in in_triage] == ["SD-1"]
     unknown = cli("case", "start-sop", "SD-1", "no-such-sop")
     assert unknown.code == 1 and "no-such-sop" in unknown.err
     started = cli("case", "start-sop", "SD-1", "inquiry-response")
     assert started.code == 0, started.err
     assert started.out.strip() == "SD-1 runs inquiry-response from now on"
+    assert cli("case", "list", "--triage").out.strip() == "no cases"
     shown = cli("case", "show", "SD-1")
     assert "chosen by cli from the triage queue" in shown.out and "case.triaged" in shown.out
     again = cli("case", "start-sop", "SD-1", "inquiry-response")

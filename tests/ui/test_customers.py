@@ -3,6 +3,7 @@ add one (which starts onboarding) and count a purchase (which can start loyalty)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -296,3 +297,21 @@ def test_an_address_that_bounces_is_shown_and_the_mark_lifted_on_the_page(
     )
     world.session.expire_all()
     assert _customer(world, "dana@example.com").email_bounced_at is None
+
+
+def test_the_customers_whose_address_bounces_are_one_filter_away(
+    world: World, client_for: ClientFor
+) -> None:
+    dana = _customer(world, "dana@example.com")
+    mark_address_bounced(world.session, dana.id, ["dana@example.com"], "5.1.1", world.now)
+    world.session.commit()
+    agent = client_for("agent")
+    page = agent.get("/customers?bounced=true").text
+    listed = re.findall(r'<a href="/customers/(\d+)">', page)
+    assert listed == [str(dana.id)] and "whose address bounces" in page
+    assert 'name="bounced" type="checkbox" value="true" checked' in page
+    everyone = agent.get("/customers").text
+    assert len(re.findall(r'<a href="/customers/(\d+)">', everyone)) >= 2
+    assert everyone.count("Address bounces") == 1  # Dana's row is marked
+    none = agent.get("/customers?bounced=true&q=fox").text
+    assert "has an address that bounces" in none

@@ -196,12 +196,21 @@ class CustomerPage:
 
 
 def list_customers(
-    session: Session, *, q: str | None = None, cursor: str | None = None, limit: int = 50
+    session: Session,
+    *,
+    q: str | None = None,
+    bounced: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
 ) -> CustomerPage:
     """Customers by id (oldest first), optionally those whose email (their own or another
-    of theirs) or name contains `q`."""
+    of theirs) or name contains `q`, and those whose address bounces (`bounced`: true)
+    or does not (false)."""
     _check_limit(limit)
     statement = select(CustomerRow)
+    if bounced is not None:
+        marked = CustomerRow.email_bounced_at
+        statement = statement.where(marked.isnot(None) if bounced else marked.is_(None))
     if q:
         pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%") + "%"
         others = select(CustomerAddressRow.customer_id).where(

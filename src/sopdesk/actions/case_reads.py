@@ -71,6 +71,7 @@ class CaseFilters:
     sop_id: str | None = None
     group_name: str | None = None
     open_only: bool = False
+    triage: bool = False  # only cases no SOP runs on
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def _where(filters: CaseFilters) -> list[Any]:
         clauses.append(CaseRow.assignee == filters.assignee)
     if filters.sop_id is not None:
         clauses.append(CaseRow.sop_id == filters.sop_id)
+    if filters.triage:
+        clauses.append(CaseRow.sop_id.is_(None))
     if filters.group_name is not None:
         clauses.append(CaseRow.group_name == filters.group_name)
     if filters.customer_email is not None:

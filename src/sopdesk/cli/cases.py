@@ -108,12 +108,18 @@ def list_command(
     everything: Annotated[
         bool, typer.Option("--all", help="Include resolved and closed cases.")
     ] = False,
+    triage: Annotated[
+        bool, typer.Option("--triage", help="Only cases no SOP runs on (see start-sop).")
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="At most this many.")] = 50,
     fmt: Format = FORMAT,
 ) -> None:
     """Cases, most urgent first (earliest due first); open cases unless --all or --status."""
     filters = CaseFilters(
-        status=tuple(status or ()), assignee=assignee, open_only=not (everything or status)
+        status=tuple(status or ()),
+        assignee=assignee,
+        open_only=not (everything or status),
+        triage=triage,
     )
     with open_session() as session:
         page = list_cases(session, filters, limit=limit)

@@ -48,13 +48,16 @@ def customers(
     q: Annotated[
         m.Text | None, Query(max_length=200, description="Text in the email or name")
     ] = None,
+    bounced: Annotated[
+        bool | None, Query(description="true: those whose address bounces; false: the others")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=m.LIMIT_DESCRIPTION)] = 50,
     cursor: Annotated[
         m.Text | None, Query(max_length=500, description=m.CURSOR_DESCRIPTION)
     ] = None,
 ) -> m.CustomerList:
     """Customers, oldest first, a page at a time (`Link: <...>; rel="next"` as for cases)."""
-    page = list_customers(session, q=q, cursor=cursor, limit=limit)
+    page = list_customers(session, q=q, bounced=bounced, cursor=cursor, limit=limit)
     set_next_link(request, response, page.next_cursor)
     return m.CustomerList(
         items=[m.customer_out(row) for row in page.customers], next_cursor=page.next_cursor

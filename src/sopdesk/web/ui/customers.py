@@ -79,13 +79,22 @@ def customers_page(
     session: DbSession,
     me: CustomerReader,
     q: Annotated[str, Query(max_length=200)] = "",
+    bounced: bool = False,
     after: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    page = list_customers(session, q=q or None, cursor=after, limit=PAGE_SIZE)
+    only = True if bounced else None
+    page = list_customers(session, q=q or None, bounced=only, cursor=after, limit=PAGE_SIZE)
     more = None
     if page.next_cursor:
-        more = f"/customers?{urlencode({'q': q, 'after': page.next_cursor})}"
-    context = {"rows": page.customers, "q": q, "more": more, "active": "customers"}
+        kept = {"q": q, **({"bounced": "true"} if bounced else {})}
+        more = f"/customers?{urlencode({**kept, 'after': page.next_cursor})}"
+    context = {
+        "rows": page.customers,
+        "q": q,
+        "bounced": bounced,
+        "more": more,
+        "active": "customers",
+    }
     return ui_page(request, "ui/customers.html", me, context)
 
 
