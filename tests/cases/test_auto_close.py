@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from sopdesk.actions import auto_close
 from sopdesk.actions import cases as changes
 from sopdesk.actions.auto_close import close_if_due, do_close_resolved, past_reopen_window
 from sopdesk.actions.case_reads import get_case
 from sopdesk.actions.intake import do_receive_email
+from sopdesk.errors import Conflict
 from sopdesk.settings import Settings
 from tests.cases.conftest import MONDAY, email, events, fire_due, outbox
 
@@ -133,3 +135,26 @@ def test_a_resolved_case_in_triage_closes_too(library: Session, settings: Settin
     later = RESOLVED + timedelta(days=settings.close_resolved_after_days)
     assert do_close_resolved(library, later, settings=settings) == 1
     assert get_case(library, case_id).status == "closed"
+
+
+def test_a_case_the_engine_refuses_to_close_does_not_stop_the_sweep(
+    library: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stuck = answered(library, settings, "Opening hours?")
+    fine = answered(library, settings, "Price of the shirt?")
+    real = auto_close.close_if_due
+
+    def refuse_the_first(session: Session, case_id: int, now: datetime, **kw: object) -> bool:
+        if case_id == stuck:
+            raise Conflict(f"case SD-{case_id} cannot be closed")
+        return real(session, case_id, now, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auto_close, "close_if_due", refuse_the_first)
+    later = RESOLVED + timedelta(days=settings.close_resolved_after_days)
+    with caplog.at_level("WARNING", logger="sopdesk.worker"):
+        assert auto_close.do_close_resolved(library, later, settings=settings) == 1
+    assert [get_case(library, c).status for c in (stuck, fine)] == ["resolved", "closed"]
+    assert f"case {stuck} was not closed: case SD-{stuck} cannot be closed" in caplog.text

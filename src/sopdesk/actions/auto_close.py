@@ -17,6 +17,7 @@ close does not cancel them, as it does not in the engine.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -25,9 +26,11 @@ from sqlalchemy.orm import Session
 from sopdesk.actions.case_changes import change_case_status
 from sopdesk.actions.case_state import atomic_case, load_for_work
 from sopdesk.engine import CaseStatus
-from sopdesk.errors import Conflict
+from sopdesk.errors import SopdeskError
 from sopdesk.settings import Settings
 from sopdesk.store.tables import CaseRow, CaseStatusValue
+
+log = logging.getLogger("sopdesk.worker")
 
 SWEEP_LIMIT = 500
 """Cases one sweep closes at most (one transaction each); the rest wait for the next."""
@@ -64,8 +67,8 @@ def do_close_resolved(
     for case_id in due:
         try:
             closed += close_if_due(session, case_id, now, settings=settings)
-        except Conflict:  # merged into another case meanwhile: nothing to close
-            continue
+        except SopdeskError as exc:  # one case the engine refuses must not stop the rest
+            log.warning("case %s was not closed: %s", case_id, exc.message)
     return closed
 
 
