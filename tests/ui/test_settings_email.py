@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 
 from sopdesk.actions import signin, users
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.delivery import mark_address_bounced
 from sopdesk.actions.mail_check import KEY_PREFIX
 from sopdesk.auth import csrf
 from sopdesk.settings import Settings
-from sopdesk.store.tables import OutboxRow
+from sopdesk.store.tables import CustomerRow, OutboxRow
 from sopdesk.web.app import create_app
 from sopdesk.web.security import SESSION_COOKIE
+from sopdesk.web.ui.settings_email import reopen_window
 from sopdesk.worker.outbox import build_message
 from tests.ui.conftest import SECRET, Browser, ClientFor, World
 
@@ -161,3 +163,23 @@ def test_a_switched_off_support_form_is_shown_off(world: World) -> None:
 
     facts = web_form_facts(world.session, world.settings.model_copy(update={"support_form": False}))
     assert facts == [("Support form (SOPDESK_SUPPORT_FORM)", "off: /support answers 404")]
+
+
+def test_the_page_says_what_a_late_reply_does_and_who_bounces(
+    world: World, client_for: ClientFor
+) -> None:
+    manager = client_for("manager")
+    page = manager.get("/settings/email").text
+    assert "reopen it for 14 days; after that the case closes" in page
+    assert "No customer's address bounces." in page
+    dana = world.session.scalars(select(CustomerRow).where(CustomerRow.email == "dana@example.com"))
+    mark_address_bounced(world.session, dana.one().id, ["dana@example.com"], "5.1.1", world.now)
+    world.session.commit()
+    page = manager.get("/settings/email").text
+    assert '<a href="/customers?bounced=true">1 customer</a> has an address that bounces' in page
+
+
+def test_the_reopen_window_in_words() -> None:
+    assert reopen_window(Settings(close_resolved_after_days=1)).startswith("reopen it for 1 day;")
+    never = reopen_window(Settings(close_resolved_after_days=0))
+    assert never.startswith("reopen it, however long ago")

@@ -21,7 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import resolve_now
@@ -257,3 +257,9 @@ def last_mail_undelivered(session: Session, case_ids: Collection[int]) -> set[in
     )
     newest = dict(rows.all())  # ordered by time: the last one per case wins
     return {case_id for case_id, failed_at in newest.items() if failed_at is not None}
+
+
+def bouncing_customers(session: Session) -> int:
+    """How many customers' addresses are marked as bouncing (their follow-ups stopped)."""
+    query = select(func.count(CustomerRow.id)).where(CustomerRow.email_bounced_at.isnot(None))
+    return int(session.scalar(query) or 0)

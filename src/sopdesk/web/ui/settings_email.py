@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from sopdesk.actions.base import utcnow
+from sopdesk.actions.delivery import bouncing_customers
 from sopdesk.actions.mail_check import do_queue_test_email, find_test_email
 from sopdesk.actions.support_form import request_types
 from sopdesk.auth.permissions import Principal
@@ -49,7 +50,19 @@ def mail_in_facts(settings: Settings) -> Facts:
             "'sopdesk mail poll' with --host, --user, --port, --folder, --move-to and "
             "--interval; the password comes on standard input or from an OAuth2 command",
         ),
+        ("Replies to a resolved case (SOPDESK_CLOSE_RESOLVED_AFTER_DAYS)", reopen_window(settings)),
     ]
+
+
+def reopen_window(settings: Settings) -> str:
+    """What a customer's reply to a resolved case does, in words."""
+    days = settings.close_resolved_after_days
+    if days <= 0:
+        return "reopen it, however long ago it was resolved (resolved cases never close)"
+    return (
+        f"reopen it for {days} day{'s' if days != 1 else ''}; after that the case closes "
+        "and a reply opens a follow-up case"
+    )
 
 
 def web_form_facts(session: Session, settings: Settings) -> Facts:
@@ -146,6 +159,7 @@ def _page(
         "mail_in": mail_in_facts(settings) + web_form_facts(session, settings),
         "mail_out": mail_out_facts(settings),
         "health": health(outbox_status(session, utcnow())),
+        "bouncing": bouncing_customers(session),
         "queued": find_test_email(session, queued) if queued else None,
         "error": error,
         "to": to,
