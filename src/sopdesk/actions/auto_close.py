@@ -44,6 +44,13 @@ def past_reopen_window(status: str, resolved_at: datetime | None, now: datetime,
     return now >= resolved_at + timedelta(days=days)
 
 
+def counts_as_closed(status: str, resolved_at: datetime | None, now: datetime, days: int) -> bool:
+    """True when a customer's message must open a follow-up case instead of joining this
+    one: the case is closed, or resolved `days` or more ago."""
+    closed = status == CaseStatusValue.CLOSED.value
+    return closed or past_reopen_window(status, resolved_at, now, days)
+
+
 def do_close_resolved(
     session: Session, now: datetime, *, settings: Settings, limit: int = SWEEP_LIMIT
 ) -> int:

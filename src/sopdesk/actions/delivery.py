@@ -17,7 +17,7 @@ works again), lifts the mark; follow-ups cancelled meanwhile stay cancelled.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -191,6 +191,17 @@ class Unsent:
     next_attempt_at: datetime
 
 
+def awaiting_delivery(messages: Iterable[MessageRow]) -> bool:
+    """True when one of these is an outbound message neither sent nor failed yet: only
+    then can the outbox say more about it (`unsent_messages`)."""
+    return any(
+        m.kind == MessageKindValue.OUTBOUND.value
+        and m.sent_at is None
+        and m.delivery_failed_at is None
+        for m in messages
+    )
+
+
 def unsent_messages(session: Session, case_id: int) -> dict[int, Unsent]:
     """The case's outbound messages held up in the outbox, by message row id: waiting to
     be retried, given up (dead) or cancelled. Queued and sent ones are not listed."""
@@ -215,10 +226,18 @@ def unsent_messages(session: Session, case_id: int) -> dict[int, Unsent]:
     }
 
 
+@dataclass(frozen=True)
+class ClearedBounce:
+    """The customer after `do_clear_bounce`; `cleared` False when nothing was marked."""
+
+    customer: CustomerRow
+    cleared: bool
+
+
 @atomic_case
 def do_clear_bounce(
     session: Session, customer: int | str, *, by: str, now: datetime | None = None
-) -> CustomerRow:
+) -> ClearedBounce:
     """A person knows the customer's address works again: lift the bouncing mark.
 
     Follow-ups cancelled meanwhile stay cancelled; those due from now on go out. A
@@ -227,7 +246,7 @@ def do_clear_bounce(
     moment = resolve_now(now)
     row = customer_by_key(session, customer)
     if row.email_bounced_at is None:
-        return row
+        return ClearedBounce(row, cleared=False)
     log_event(
         session,
         "customer.bounce_cleared",
@@ -239,7 +258,7 @@ def do_clear_bounce(
         error=row.email_bounce,
     )
     row.email_bounced_at, row.email_bounce, row.updated_at = None, None, moment
-    return row
+    return ClearedBounce(row, cleared=True)
 
 
 def last_mail_undelivered(session: Session, case_ids: Collection[int]) -> set[int]:

@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sopdesk.actions.auto_close import past_reopen_window
+from sopdesk.actions.auto_close import counts_as_closed
 from sopdesk.actions.base import resolve_now
 from sopdesk.actions.case_reads import surviving_case
 from sopdesk.actions.case_runs import status_events, transition
@@ -115,18 +115,12 @@ def do_receive_email(
                 session, parsed.raw, f"{why} with no case to thread onto", source, moment
             )
         return _store_machine(session, case, match, parsed, why, moment, machine)
-    if match is not None and case is not None and _open_to_replies(case, moment, settings):
+    closed = case is None or counts_as_closed(
+        case.status, case.resolved_at, moment, settings.close_resolved_after_days
+    )
+    if match is not None and case is not None and not closed:
         return _reply(session, case, match, parsed, moment, settings)
     return _new_case(session, parsed, moment, settings, classifier, follow_up_of=case)
-
-
-def _open_to_replies(case: CaseRow, now: datetime, settings: Settings) -> bool:
-    """A reply reopens or joins its case unless the case is closed, or resolved so long
-    ago that it counts as closed (`auto_close`): then it starts a follow-up case."""
-    if case.status == CaseStatusValue.CLOSED.value:
-        return False
-    days = settings.close_resolved_after_days
-    return not past_reopen_window(case.status, case.resolved_at, now, days)
 
 
 def _quarantine(

@@ -33,7 +33,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -192,19 +191,24 @@ def customer_merged_payload(
     return identifier, envelope("customer.merged", identifier, at, body)
 
 
-def customer_change_payload(
-    event: str, at: datetime, customer: Mapping[str, Any], data: Mapping[str, Any]
+def customer_created_payload(
+    at: datetime, customer: Mapping[str, Any], data: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """`(event id, payload)` for `customer.created` (how they came: `via`) and
-    `customer.updated` (`changes`: each changed field's `[from, to]`), for a CRM that
-    keeps its copy of the customer in step."""
-    if event == "customer.created":
-        identifier = event_id(f"customer.created:{customer['id']}")
-        body = {"customer": dict(customer), "via": data.get("via")}
-    else:
-        identifier = event_id(f"{event}:{customer['id']}:{at.isoformat()}")
-        body = {"customer": dict(customer), "changes": dict(data.get("changes") or {})}
-    return identifier, envelope(event, identifier, at, body)
+    """`(event id, payload)` for `customer.created`: the customer and how they came
+    (`via`), for a CRM that keeps its copy in step."""
+    identifier = event_id(f"customer.created:{customer['id']}")
+    body = {"customer": dict(customer), "via": data.get("via")}
+    return identifier, envelope("customer.created", identifier, at, body)
+
+
+def customer_updated_payload(
+    at: datetime, customer: Mapping[str, Any], data: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """`(event id, payload)` for `customer.updated`: the customer as the change left them
+    and `changes` (each changed field's `[from, to]`)."""
+    identifier = event_id(f"customer.updated:{customer['id']}:{at.isoformat()}")
+    body = {"customer": dict(customer), "changes": dict(data.get("changes") or {})}
+    return identifier, envelope("customer.updated", identifier, at, body)
 
 
 def customer_summary(customer: CustomerRow) -> dict[str, Any]:
@@ -384,8 +388,8 @@ def _customer_deliveries(
     payloads = {
         "survey.answered": customer_survey_payload,
         "customer.merged": customer_merged_payload,
-        "customer.created": partial(customer_change_payload, "customer.created"),
-        "customer.updated": partial(customer_change_payload, "customer.updated"),
+        "customer.created": customer_created_payload,
+        "customer.updated": customer_updated_payload,
     }
     if event not in payloads:
         return []

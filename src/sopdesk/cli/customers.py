@@ -18,7 +18,7 @@ import typer
 from sopdesk.actions.customer_addresses import Addresses, do_add_address, do_remove_address
 from sopdesk.actions.customer_changes import CustomerChange, do_update_customer
 from sopdesk.actions.customer_merge import do_merge_customers
-from sopdesk.actions.customers import customer_by_key, customer_key
+from sopdesk.actions.customers import customer_key
 from sopdesk.actions.delivery import do_clear_bounce
 from sopdesk.actions.sequences import do_add_customer, do_count_purchase
 from sopdesk.cli.app import app
@@ -177,13 +177,12 @@ def clear_bounce_command(
     """Say the customer's address works again after a bounce marked it: follow-up and
     sequence messages go to it again from now on."""
     with open_session() as session:
-        key = customer_key(customer)
-        was = customer_by_key(session, key).email_bounced_at is not None
-        row = do_clear_bounce(session, key, by="cli")
+        lifted = do_clear_bounce(session, customer_key(customer), by="cli")
+        row = lifted.customer
         if fmt is Format.JSON:
-            typer.echo(json.dumps({"id": row.id, "email": row.email, "cleared": was}))
+            typer.echo(json.dumps({"id": row.id, "email": row.email, "cleared": lifted.cleared}))
             return
-        said = "follow-ups go to it again" if was else "it was not marked as bouncing"
+        said = "follow-ups go to it again" if lifted.cleared else "it was not marked as bouncing"
         typer.echo(f"customer {row.id}: {row.email}; {said}")
 
 

@@ -221,7 +221,8 @@ def clear_bounce(customer: CustomerKey, who: CustomerWriter, session: DbSession)
     server is fixed): follow-ups and sequence messages go to it again from now on; those
     cancelled meanwhile stay cancelled. A customer whose address is not marked is
     answered as they are. Logged as `customer.bounce_cleared`."""
-    return m.customer_out(do_clear_bounce(session, customer_key(customer), by=who.email))
+    lifted = do_clear_bounce(session, customer_key(customer), by=who.email)
+    return m.customer_out(lifted.customer)
 
 
 def _addresses_out(addresses: Addresses) -> m.AddressesOut:

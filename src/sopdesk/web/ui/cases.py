@@ -39,7 +39,7 @@ from sopdesk.actions.context import (
     case_description,
     render_template_payload,
 )
-from sopdesk.actions.delivery import unsent_messages
+from sopdesk.actions.delivery import awaiting_delivery, unsent_messages
 from sopdesk.actions.outbound import case_rendering
 from sopdesk.actions.published import published_sops
 from sopdesk.assist.routing import Suggestion, triage_suggestions
@@ -49,7 +49,7 @@ from sopdesk.channels.email_out import text_to_html
 from sopdesk.engine import clock_statuses
 from sopdesk.errors import Conflict, InvalidInput, NotFound
 from sopdesk.settings import Settings
-from sopdesk.store.tables import CaseRow, CaseStatusValue, MessageKindValue, MessageRow
+from sopdesk.store.tables import CaseRow, CaseStatusValue, MessageRow
 from sopdesk.web.files import attachment_response, read_uploads, upload_names
 from sopdesk.web.ui import CSRF, DbSession, back_to, fragment, is_htmx, person, ui_page
 from sopdesk.web.ui.delivery import deliveries
@@ -203,7 +203,7 @@ def case_context(
     total = customer_case_count(session, case.customer_id)
     templates = _templates(session, loaded, me, now, _conversation(timeline, total))
     chosen = next((t for t in templates if t.id == extra.get("template")), None)
-    unsent = unsent_messages(session, case.id) if _any_unsent(timeline.messages) else {}
+    unsent = unsent_messages(session, case.id) if awaiting_delivery(timeline.messages) else {}
     delivery_map = deliveries(timeline.messages, unsent, now)
     return {
         "case": case,
@@ -242,15 +242,6 @@ def _triage(session: Session, case: CaseRow) -> list[Suggestion]:
         return []
     candidates = [(str(label), float(p)) for label, p in (case.route or {}).get("candidates", [])]
     return triage_suggestions(candidates, [meta for meta, _ in published_sops(session)])
-
-
-def _any_unsent(messages: list[MessageRow]) -> bool:
-    return any(
-        m.kind == MessageKindValue.OUTBOUND.value
-        and m.sent_at is None
-        and m.delivery_failed_at is None
-        for m in messages
-    )
 
 
 def _case_page(
